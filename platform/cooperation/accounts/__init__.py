@@ -1,0 +1,1 @@
+"""User accounts, invitations, profile and sessions page."""

@@ -1,0 +1,1 @@
+"""Sign-in (password, then a second factor) and sign-out."""

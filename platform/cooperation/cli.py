@@ -1,0 +1,130 @@
+"""Command line: `flask --app cooperation <command>` or the `cooperation` console script."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from alembic import command as alembic_command
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from cooperation.migrations.alembic_config import alembic_config
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(plugins_cli)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_admin)
+    app.cli.add_command(demo_code)
+
+
+@click.group("db", help="Database schema migrations (Alembic).")
+def db_cli() -> None:
+    pass
+
+
+@db_cli.command("upgrade", help="Upgrade the schema to the latest revision (take a backup first).")
+@click.argument("revision", default="heads")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    alembic_command.upgrade(alembic_config(current_app), revision)
+    from cooperation.audit.service import ensure_head
+    from cooperation.extensions import db
+
+    ensure_head(db.session)
+    db.session.commit()
+    click.echo("Database is at the latest revision.")
+
+
+@db_cli.command("downgrade", help="Downgrade the schema to REVISION.")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    alembic_command.downgrade(alembic_config(current_app), revision)
+
+
+@db_cli.command("current", help="Show the current revision(s).")
+@with_appcontext
+def db_current() -> None:
+    alembic_command.current(alembic_config(current_app), verbose=False)
+
+
+@db_cli.command("revision", help="Create a new revision from the model changes (developers).")
+@click.option("-m", "--message", required=True)
+@click.option("--head", default="core@head")
+@click.option("--branch-label", default=None)
+@click.option("--version-path", default=None)
+@with_appcontext
+def db_revision(message: str, head: str, branch_label: str | None, version_path: str | None) -> None:
+    alembic_command.revision(alembic_config(current_app), message=message, autogenerate=True,
+                             head=head, branch_label=branch_label, version_path=version_path)
+
+
+@click.group("plugins", help="Installed and enabled plugins.")
+def plugins_cli() -> None:
+    pass
+
+
+@plugins_cli.command("list", help="List installed plugins and whether each is enabled.")
+@with_appcontext
+def plugins_list() -> None:
+    from cooperation.plugins import discover
+
+    enabled = current_app.extensions["cooperation.plugins"].plugins
+    for name in sorted(discover()):
+        state = "enabled" if name in enabled else "installed, disabled"
+        title = enabled[name].title if name in enabled else ""
+        click.echo(f"{name:20} {state:20} {title}")
+
+
+@click.command("seed-demo", help="Load demo States, organisations and accounts (never in production).")
+@with_appcontext
+def seed_demo() -> None:
+    from cooperation.demo import seed
+
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("seed-demo refuses to run in production.")
+    seed.run(echo=click.echo)
+
+
+@click.command("create-admin", help="Create the first Secretariat administrator and mail an invitation.")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@with_appcontext
+def create_admin(email: str, full_name: str) -> None:
+    from cooperation.accounts import services as accounts
+    from cooperation.audit.service import Actor
+    from cooperation.extensions import db
+
+    try:
+        link = accounts.bootstrap_admin(db.session, email=email, full_name=full_name,
+                                        actor=Actor.system("cli:create-admin"))
+        db.session.commit()
+    except accounts.AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Invitation sent to {email}. It can also be opened at:\n{link}")
+
+
+@click.command("demo-code", help="Print the current authenticator code of a demo account.")
+@click.argument("email")
+@with_appcontext
+def demo_code(email: str) -> None:
+    from cooperation.demo import seed
+
+    if not current_app.config["COOPERATION_SETTINGS"].demo_mode:
+        raise click.ClickException("demo-code works only on a demo installation (COOPERATION_DEMO=1).")
+    code = seed.current_code(email)
+    if code is None:
+        raise click.ClickException("no demo account with that e-mail")
+    click.echo(code)
+
+
+def main() -> None:
+    """Console script `cooperation`: the same commands as `flask --app cooperation`."""
+    from cooperation.app import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), help="Secure Platform on Cooperation.")
+    sys.exit(cli.main())

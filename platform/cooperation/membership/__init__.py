@@ -1,0 +1,1 @@
+"""States Parties and organisations taking part in the platform."""

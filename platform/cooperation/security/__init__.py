@@ -1,0 +1,1 @@
+"""Authentication mechanics: passwords, MFA, server-side sessions, throttling, headers."""
