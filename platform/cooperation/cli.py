@@ -18,6 +18,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_code)
+    app.cli.add_command(purge_expired)
 
 
 @click.group("db", help="Database schema migrations (Alembic).")
@@ -114,12 +115,30 @@ def create_admin(email: str, full_name: str) -> None:
 def demo_code(email: str) -> None:
     from cooperation.demo import seed
 
-    if not current_app.config["COOPERATION_SETTINGS"].demo_mode:
-        raise click.ClickException("demo-code works only on a demo installation (COOPERATION_DEMO=1).")
+    if current_app.config["ENV_NAME"] == "production":
+        raise click.ClickException("demo-code refuses to run in production.")
+    if email.strip().lower() not in {account[0] for account in seed.DEMO_ACCOUNTS}:
+        raise click.ClickException("demo-code only prints codes of the demo accounts made by seed-demo")
     code = seed.current_code(email)
     if code is None:
         raise click.ClickException("no demo account with that e-mail")
     click.echo(code)
+
+
+@click.command("purge-expired", help="Delete expired sessions and old failed-login records (run from cron).")
+@with_appcontext
+def purge_expired() -> None:
+    from datetime import timedelta
+
+    from cooperation.db import utcnow
+    from cooperation.extensions import db
+    from cooperation.security import sessions, throttle
+
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    ended = sessions.purge_expired(db.session, idle)
+    throttle.purge_older_than(db.session, utcnow() - timedelta(days=1))
+    db.session.commit()
+    click.echo(f"Purged {ended} expired sessions.")
 
 
 def main() -> None:

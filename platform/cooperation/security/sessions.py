@@ -151,6 +151,10 @@ def end_sessions_of(session_db: Any, user_id: int, except_id_hash: str | None = 
     return session_db.execute(stmt).rowcount or 0
 
 
-def purge_expired(session_db: Any, now: datetime | None = None) -> int:
+def purge_expired(session_db: Any, idle: timedelta, now: datetime | None = None) -> int:
+    """Delete sessions past their absolute lifetime or idle for longer than `idle`."""
+    from sqlalchemy import or_
+
     now = now or utcnow()
-    return session_db.execute(delete(WebSession).where(WebSession.expires_at <= now)).rowcount or 0
+    return session_db.execute(delete(WebSession).where(
+        or_(WebSession.expires_at <= now, WebSession.last_seen_at <= now - idle))).rowcount or 0
