@@ -3,10 +3,13 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from cooperation.i18n import LANGUAGES
 from cooperation.security.passwords import MAX_LENGTH
+
+LANGUAGE_CHOICES = [SelectChoice(code, label) for code, label in LANGUAGES.items()]
 
 PASSWORD_HINT = _l("At least 12 characters. Any characters, spaces included; a few unrelated words "
                    "make a strong passphrase. Your password manager is welcome.")
@@ -18,7 +21,7 @@ class AcceptInvitationForm(FlaskForm):
         DataRequired(_l("Choose a password.")), Length(max=MAX_LENGTH)])
     confirm = PasswordField(_l("Repeat the password"), validators=[
         DataRequired(_l("Repeat the password.")), EqualTo("password", _l("The two passwords differ."))])
-    locale = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
+    locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
 
 
 class TotpEnrolForm(FlaskForm):
@@ -28,7 +31,7 @@ class TotpEnrolForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter your name.")), Length(max=200)])
-    locale = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
+    locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
 
 
 class ChangePasswordForm(FlaskForm):
@@ -48,4 +51,4 @@ class ReauthForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    locale = SelectField(_l("Language"), choices=list(LANGUAGES.items()))
+    locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)

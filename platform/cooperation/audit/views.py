@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, select
 from wtforms import DateField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from cooperation import permissions as p
@@ -31,8 +32,10 @@ class AuditFilterForm(FlaskForm):
     action = StringField(_l("Action"), validators=[Optional(), Length(max=80)])
     actor = StringField(_l("Actor (e-mail)"), validators=[Optional(), Length(max=254)])
     party = StringField(_l("State or organisation code"), validators=[Optional(), Length(max=16)])
-    outcome = SelectField(_l("Outcome"), choices=[("", _l("Any")), ("success", _l("Success")),
-                                                  ("failure", _l("Failure"))], validators=[Optional()])
+    outcome = SelectField(_l("Outcome"), choices=[SelectChoice("", _l("Any")),
+                                                  SelectChoice("success", _l("Success")),
+                                                  SelectChoice("failure", _l("Failure"))],
+                          validators=[Optional()])
     since = DateField(_l("From (date)"), validators=[Optional()])
     until = DateField(_l("To (date)"), validators=[Optional()])
 

@@ -130,6 +130,7 @@ def logout():  # type: ignore[no-untyped-def]
         logout_user()
     session.destroy()  # type: ignore[attr-defined]
     response = redirect(url_for("auth.login"))
-    # Clear client-side state as well (ASVS 14.3.1).
-    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    # Clear cached pages (ASVS 14.3.1). Not "storage": the browser's end-to-end device keys
+    # live in IndexedDB and must survive a sign-out, or every sign-in would need a new device.
+    response.headers["Clear-Site-Data"] = '"cache"'
     return response
