@@ -113,6 +113,7 @@ def _register_core(app: Flask) -> None:
     from cooperation.security.headers import apply_security_headers
     from cooperation.security.loader import load_user
     from cooperation.security.webauthn_views import bp as webauthn_bp
+    from cooperation.security.webauthn_views import require_admin_key
 
     login_manager.user_loader(load_user)
     for bp in (auth_bp, accounts_bp, webauthn_bp, dashboard_bp, membership_bp, audit_bp, health_bp):
@@ -121,6 +122,7 @@ def _register_core(app: Flask) -> None:
     register_cli(app)
     register_error_handlers(app)
     app.before_request(permissions.enforce_declared_views)
+    app.before_request(require_admin_key)
     app.after_request(lambda response: apply_security_headers(app, response))
 
     @app.context_processor

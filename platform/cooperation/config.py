@@ -145,7 +145,8 @@ class Settings:
             return found
         if len(self.secret_key) < 32 or self.secret_key in _KNOWN_WEAK_SECRETS:
             found.append("SECRET_KEY must be a random value of at least 32 characters")
-        if self.database_url.startswith("sqlite"):
+        if not self.database_url.startswith("postgresql"):
+            # Empty (not yet resolved), SQLite or anything else: only PostgreSQL is supported.
             found.append("DATABASE_URL must point at PostgreSQL in production, not SQLite")
         if not self.session_cookie_secure:
             found.append("SESSION_COOKIE_SECURE must be true in production (HTTPS only)")

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 
 from cooperation.permissions import Permission, Role
 
-CONTACTS_READ = Permission("directory:contacts:read", "Read the directory of national contact points")
+CONTACTS_READ = Permission(
+    "directory:contacts:read", "Read the directory of national contact points")
 # Which State a holder may manage is decided in services.can_manage (own State, or any for the
 # Secretariat); the permission alone only opens the editing pages.
 CONTACTS_MANAGE = Permission(

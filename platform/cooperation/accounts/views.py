@@ -183,9 +183,18 @@ def security():  # type: ignore[no-untyped-def]
 
 
 def _reauthenticated(form: ReauthForm) -> bool:
+    """Password re-entry before a factor changes; failures count towards the sign-in throttle,
+    so a hijacked session cannot be used to guess the password."""
+    from cooperation.auth.services import policy
+    from cooperation.security import throttle
+
     if not form.validate_on_submit():
         return False
+    if throttle.retry_after(db.session, policy(), current_user.email, _ip()) is not None:
+        form.current.errors = [_("Too many failed attempts. Please wait before trying again.")]
+        return False
     if not passwords.verify_password(current_user.password_hash, form.current.data):
+        throttle.record_failure(db.session, current_user.email, _ip())
         record(db.session, "account.reauth", request_actor(), outcome="failure", target_type="user",
                target_id=current_user.id)
         db.session.commit()

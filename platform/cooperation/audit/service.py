@@ -35,10 +35,22 @@ class Actor:
 
 def canonical_details(details: dict[str, Any] | None) -> str:
     details = details or {}
-    leaked = {k for k in details if k.lower() in _FORBIDDEN_DETAIL_KEYS}
+    leaked = set(_secret_keys(details))
     if leaked:
         raise ValueError(f"audit details may not carry secrets: {sorted(leaked)}")
     return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _secret_keys(value: Any) -> Iterator[str]:
+    """Forbidden keys at any depth: a nested form dump must not smuggle a password in."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if str(k).lower() in _FORBIDDEN_DETAIL_KEYS:
+                yield str(k)
+            yield from _secret_keys(v)
+    elif isinstance(value, (list, tuple, set)):
+        for item in value:
+            yield from _secret_keys(item)
 
 
 def compute_hash(event: AuditEvent) -> str:
@@ -78,10 +90,14 @@ def record(
     now: datetime | None = None,
 ) -> AuditEvent:
     """Append one entry in the caller's transaction: it commits or rolls back with the action."""
-    ensure_head(session)
     # The UPDATE takes the lock first (row lock on PostgreSQL, write lock on SQLite), then we
-    # read the tip we now own; see the module docstring of models.
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
+    # read the tip we now own; see the module docstring of models. No read may come before it:
+    # on SQLite a transaction that read first cannot take the write lock once another writer
+    # committed ("database is locked"), whereas a first write waits for the lock.
+    bump = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+    if not session.execute(bump).rowcount:
+        ensure_head(session)  # the very first entry
+        session.execute(bump)
     seq, prev_hash = session.execute(
         select(AuditHead.seq, AuditHead.tip_hash).where(AuditHead.id == 1)
     ).one()

@@ -16,6 +16,7 @@ from cooperation.db import utcnow
 from cooperation.membership.models import PartyStatus
 from cooperation.permissions import Role
 from cooperation.security import passwords, recovery, throttle, totp
+from cooperation.security import webauthn as webauthn_mfa
 
 
 class LoginRefused(Exception):
@@ -91,6 +92,19 @@ def check_recovery_code(session: Session, user: User, code: str, ip: str) -> Sec
     record(session, "mfa.recovery_code.use", Actor(user.id, user.email, user.party.code, ip),
            target_type="user", target_id=user.id, details={"remaining": left})
     return SecondFactorResult("recovery_code", left)
+
+
+def check_webauthn(session: Session, user: User, rp: webauthn_mfa.RelyingParty, credential: object,
+                   challenge: bytes, ip: str) -> SecondFactorResult:
+    """A security key assertion; a failure counts towards the throttle like a bad code."""
+    _guard_second_factor(session, user, ip)
+    try:
+        webauthn_mfa.authenticate(session, user, rp, credential, challenge,
+                                  Actor(user.id, user.email, user.party.code, ip))
+    except webauthn_mfa.WebAuthnError as failed:
+        _second_factor_failed(session, user, ip, failed.reason)
+        raise LoginRefused(str(failed)) from failed
+    return SecondFactorResult("webauthn")
 
 
 def _guard_second_factor(session: Session, user: User, ip: str) -> None:

@@ -6,6 +6,7 @@ Never run at start-up: operators run `flask --app cooperation db upgrade` (or
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic.config import Config
@@ -23,8 +24,16 @@ def alembic_config(app: Flask) -> Config:
         versions = plugin.migrations_dir / "versions"
         if versions.is_dir():
             locations.append(str(versions))
-    # os.pathsep-separated, as Alembic expects (paths contain no spaces problem this way)
-    config.set_main_option("version_path_separator", "os")
-    config.set_main_option("version_locations", __import__("os").pathsep.join(locations))
+    config.set_main_option("path_separator", "os")  # version_path_separator is deprecated
+    config.set_main_option("version_locations", os.pathsep.join(locations))
     config.attributes["flask_app"] = app
     return config
+
+
+# Full-text search indexes that migrations create by hand (SQLite FTS5 virtual tables and their
+# shadow tables) are not SQLAlchemy models: autogenerate and the schema comparison skip them.
+UNMANAGED_TABLE_PREFIX = "fts_"
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLE_PREFIX))

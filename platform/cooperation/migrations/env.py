@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from cooperation.extensions import db
+from cooperation.migrations.alembic_config import include_object
 
 config = context.config
 app = config.attributes["flask_app"]
@@ -17,6 +18,7 @@ with app.app_context():
             target_metadata=db.metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # ALTER TABLE on SQLite
             compare_type=True,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

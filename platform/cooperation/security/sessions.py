@@ -9,6 +9,7 @@ Idle timeout and absolute lifetime are enforced on every request.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,7 +113,7 @@ class DatabaseSessionInterface(SessionInterface):
             user_id = _user_id(session)
             with db.engine.begin() as conn:
                 conn.execute(insert(WebSession).values(
-                    id_hash=hash_token(session.token), user_id=user_id, data=dict(session),
+                    id_hash=hash_token(session.token), user_id=user_id, data=_stored_data(session),
                     created_at=now, last_seen_at=now, expires_at=now + lifetime,
                     ip_address=(request.remote_addr or "")[:64],
                     user_agent=(request.user_agent.string or "")[:300],
@@ -123,7 +124,7 @@ class DatabaseSessionInterface(SessionInterface):
             with db.engine.begin() as conn:
                 result = conn.execute(
                     update(WebSession).where(WebSession.id_hash == hash_token(session.token or ""))
-                    .values(data=dict(session), last_seen_at=now, user_id=_user_id(session))
+                    .values(data=_stored_data(session), last_seen_at=now, user_id=_user_id(session))
                 )
             if result.rowcount == 0:
                 response.delete_cookie(name, **cookie)
@@ -136,6 +137,12 @@ class DatabaseSessionInterface(SessionInterface):
     def _delete(id_hash: str) -> None:
         with db.engine.begin() as conn:
             conn.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
+
+
+def _stored_data(session: ServerSession) -> dict[str, Any]:
+    """Plain JSON for the data column: a flashed lazy translation (e.g. a form's error message)
+    becomes its text instead of failing the whole response at save time."""
+    return json.loads(json.dumps(dict(session), default=str))
 
 
 def _user_id(session: ServerSession) -> int | None:

@@ -1,0 +1,197 @@
+"""Real-browser fixtures: the real application served on a loopback port by a threaded Werkzeug
+server (SQLite only), one Debian Chromium per session driven by Playwright, a fresh browser
+context per test, and helpers that create accounts directly in the database.
+
+Playwright never downloads a browser here: it drives /usr/bin/chromium (deploy/dev/test.sh
+installs Debian's package). The tests of this folder share one server, so they are marked
+`xdist_group("browser")` and run on one worker under `--dist loadgroup`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from cooperation import create_app
+from cooperation.extensions import db
+from cooperation.permissions import Role
+from tests.conftest import _clean, base_settings, fresh_totp_code
+from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.mailbox import Mailbox
+
+CHROMIUM = os.environ.get("COOP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the suite runs as root in CI containers; Chromium refuses its sandbox there
+    "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+# Generous for a 2-core machine shared with another pytest worker; a real hang still fails fast.
+TIMEOUT_MS = 15_000
+
+# One account per role, in two kinds of Party (like tests/conftest.py `users`).
+ROLE_ACCOUNTS: dict[str, tuple[str, Role, str]] = {
+    "admin": ("ASP-SEC", Role.SECRETARIAT_ADMIN, "admin@asp.test"),
+    "editor": ("ICC-REG", Role.REGISTRY_EDITOR, "editor@registry.test"),
+    "court": ("ICC-OTP", Role.COURT_MEMBER, "court@otp.test"),
+    "focal_nl": ("NLD", Role.STATE_FOCAL_POINT, "focal@nl.test"),
+    "member_nl": ("NLD", Role.STATE_MEMBER, "member@nl.test"),
+}
+
+
+# -- the live server ------------------------------------------------------------------------
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: pytest would show hundreds of lines on a failure."""
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
+@dataclass
+class LiveServer:
+    app: Flask
+    url: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        with self.app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = base_settings(tmp, f"sqlite:///{tmp / 'browser.sqlite3'}", mailbox)
+    app = create_app(settings)
+    with app.app_context():
+        db.create_all()
+    # Port 0: the kernel picks a free port, no race with another worker.
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    live = LiveServer(app, f"http://127.0.0.1:{server.server_port}", server, thread)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data(live_server: LiveServer, mailbox: Mailbox) -> None:
+    """Empty tables with the organisations and States seeded, and an empty mailbox, per test."""
+    _clean(live_server.app)
+    mailbox.clear()
+
+
+# -- accounts -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Account:
+    """A plain record (not an ORM object) so it outlives the database session that made it.
+    `id` and `totp_secret` make it usable with tests.conftest.fresh_totp_code."""
+
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    party_code: str
+    totp_secret: str
+    password: str = DEFAULT_PASSWORD
+
+
+class Accounts:
+    """Creates users directly in the live application's database and computes their codes."""
+
+    def __init__(self, app: Flask, url: str) -> None:
+        self.app = app
+        self.url = url
+
+    def create(self, party_code: str, role: Role, email: str, **kwargs: object) -> Account:
+        with self.app.app_context():
+            user = make_user(party_code, role, email, **kwargs)  # type: ignore[arg-type]
+            account = Account(user.id, user.email, user.full_name, user.role, party_code,
+                              user.totp_secret or "", str(kwargs.get("password", DEFAULT_PASSWORD)))
+            db.session.commit()
+            db.session.remove()
+        return account
+
+    def for_role(self, key: str) -> Account:
+        party_code, role, email = ROLE_ACCOUNTS[key]
+        return self.create(party_code, role, email)
+
+    def totp_code(self, account: Account) -> str:
+        """A code this account has never used (tests.conftest.fresh_totp_code)."""
+        with self.app.app_context():
+            try:
+                return fresh_totp_code(account)
+            finally:
+                db.session.remove()
+
+    def run(self, work: Callable[[], object]) -> object:
+        """Run `work` inside the live application (app and request context for url_for),
+        commit what it did, and return its result."""
+        with self.app.test_request_context(base_url=self.url):
+            try:
+                result = work()
+                db.session.commit()
+                return result
+            except BaseException:
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+
+@pytest.fixture
+def accounts(live_server: LiveServer) -> Accounts:
+    return Accounts(live_server.app, live_server.url)
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's package "
+                    "(apt-get install chromium), or run bash deploy/dev/test.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_context(browser, live_server: LiveServer) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+    """Factory of isolated browser contexts (own cookies), closed after the test.
+    `bypass_csp=True` only for injecting axe-core: the application's CSP forbids it, rightly."""
+    made = []
+
+    def factory(**options: object):  # type: ignore[no-untyped-def]
+        options.setdefault("base_url", live_server.url)
+        options.setdefault("locale", "en-GB")
+        context = browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        made.append(context)
+        return context
+
+    yield factory
+    for context in made:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context):  # type: ignore[no-untyped-def]
+    return new_context().new_page()
