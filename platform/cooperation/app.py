@@ -118,6 +118,9 @@ def _register_core(app: Flask) -> None:
     login_manager.user_loader(load_user)
     for bp in (auth_bp, accounts_bp, webauthn_bp, dashboard_bp, membership_bp, audit_bp, health_bp):
         app.register_blueprint(bp)
+    from cooperation.caselaw.views import bp as caselaw_bp
+
+    app.register_blueprint(caselaw_bp)
     app.cli.add_command(audit_cli)
     register_cli(app)
     register_error_handlers(app)

@@ -17,3 +17,10 @@ def select_locale() -> str:
     return request.accept_languages.best_match(
         list(LANGUAGES), default=current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
     ) or "en"
+
+
+def current_locale() -> str:
+    """The locale of the current request ("en" outside one)."""
+    from flask_babel import get_locale
+
+    return str(get_locale() or "en")

@@ -48,6 +48,19 @@ MEMBERSHIP_ADMIN = Permission(
 )
 AUDIT_READ = Permission("core:audit:read", "Read, filter and export the audit log")
 PARTIES_READ = Permission("core:parties:read", "See the list of States Parties and organisations")
+CASELAW_READ = Permission("core:caselaw:read", "Read published case-law explainers and guidance notes")
+CASELAW_EDIT = Permission("core:caselaw:edit", "Write, review and publish case-law explainers and guidance")
+
+# -- questionnaires (national procedures for executing the Court's requests) -------------------
+QUESTIONNAIRE_ANSWER = Permission("questionnaires:response:answer", "Draft one's own State's responses")
+QUESTIONNAIRE_SUBMIT = Permission("questionnaires:response:submit",
+                                  "Submit, reopen and share one's own State's responses")
+QUESTIONNAIRE_VIEW = Permission("questionnaires:response:view",
+                                "See responses one may see: one's own State's, shared ones, or all for analysts")
+QUESTIONNAIRE_MANAGE = Permission("questionnaires:questionnaire:manage", "Build, publish and track questionnaires")
+QUESTIONNAIRE_ANALYSE = Permission("questionnaires:response:analyse", "Analyse and export every State's responses")
+QUESTIONNAIRE_PROFILE_READ = Permission("questionnaires:profile:read",
+                                        "Read the country profiles States agreed to share")
 
 CORE_PERMISSIONS: tuple[Permission, ...] = (
     ACCOUNT_SELF_MANAGE,
@@ -56,16 +69,28 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     MEMBERSHIP_ADMIN,
     AUDIT_READ,
     PARTIES_READ,
+    QUESTIONNAIRE_ANSWER,
+    QUESTIONNAIRE_SUBMIT,
+    QUESTIONNAIRE_VIEW,
+    QUESTIONNAIRE_MANAGE,
+    QUESTIONNAIRE_ANALYSE,
+    QUESTIONNAIRE_PROFILE_READ,
+    CASELAW_READ,
+    CASELAW_EDIT,
 )
 
-_EVERYONE = {ACCOUNT_SELF_MANAGE.name, DASHBOARD_VIEW.name, PARTIES_READ.name}
+_EVERYONE = {ACCOUNT_SELF_MANAGE.name, DASHBOARD_VIEW.name, PARTIES_READ.name,
+             QUESTIONNAIRE_PROFILE_READ.name, CASELAW_READ.name}
+_STATE_QUESTIONNAIRES = {QUESTIONNAIRE_ANSWER.name, QUESTIONNAIRE_VIEW.name}
+_QUESTIONNAIRE_ANALYSTS = {QUESTIONNAIRE_MANAGE.name, QUESTIONNAIRE_ANALYSE.name, QUESTIONNAIRE_VIEW.name}
 
 # Role -> permissions, in one place. Plugins add their own (see grant()).
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
-    Role.STATE_MEMBER: set(_EVERYONE),
-    Role.STATE_FOCAL_POINT: _EVERYONE | {STATE_USERS_MANAGE.name},
-    Role.SECRETARIAT_ADMIN: _EVERYONE | {MEMBERSHIP_ADMIN.name, AUDIT_READ.name},
-    Role.REGISTRY_EDITOR: set(_EVERYONE),
+    Role.STATE_MEMBER: _EVERYONE | _STATE_QUESTIONNAIRES,
+    Role.STATE_FOCAL_POINT: _EVERYONE | {STATE_USERS_MANAGE.name, QUESTIONNAIRE_SUBMIT.name}
+    | _STATE_QUESTIONNAIRES,
+    Role.SECRETARIAT_ADMIN: _EVERYONE | {MEMBERSHIP_ADMIN.name, AUDIT_READ.name} | _QUESTIONNAIRE_ANALYSTS,
+    Role.REGISTRY_EDITOR: _EVERYONE | _QUESTIONNAIRE_ANALYSTS | {CASELAW_EDIT.name},
     Role.COURT_MEMBER: set(_EVERYONE),
 }
 

@@ -31,7 +31,8 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE_JS))
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        raise AssertionError("axe-core could not be injected: open the context with bypass_csp=True")
+        raise AssertionError("axe-core could not be injected: open the context with "
+                             "bypass_csp=True")
     options = {"runOnly": {"type": "tag", "values": list(WCAG_TAGS)}, "resultTypes": ["violations"]}
     results = page.evaluate("options => axe.run(document, options)", options)
     return list(results["violations"])
@@ -44,7 +45,8 @@ def format_violations(url: str, violations: list[dict[str, Any]]) -> str:
         for node in v["nodes"][:5]:
             target = " ".join(str(t) for t in node.get("target", []))
             summary = " ".join(str(node.get("failureSummary") or "").split())
-            lines.append(f"    at {target}\n      {node.get('html', '')[:200]}\n      {summary[:300]}")
+            html = str(node.get("html", ""))[:200]
+            lines.append(f"    at {target}\n      {html}\n      {summary[:300]}")
         if len(v["nodes"]) > 5:
             lines.append(f"    ... and {len(v['nodes']) - 5} more element(s)")
     return "\n".join(lines)
@@ -108,16 +110,18 @@ class PageMonitor:
         """Everything wrong with the page as loaded: reported violations, script errors, and
         inline code that only the policy stopped (there must be none to stop)."""
         found = [f"console: {m}" for m in self.console_violations]
-        found += [f"securitypolicyviolation: {v}" for v in page.evaluate("() => window.__cspViolations || []")]
+        reported = page.evaluate("() => window.__cspViolations || []")
+        found += [f"securitypolicyviolation: {v}" for v in reported]
         found += [f"pageerror: {e}" for e in self.page_errors]
-        inline_scripts = page.evaluate("() => document.querySelectorAll('script:not([src])').length")
+        inline_scripts = page.evaluate(
+            "() => document.querySelectorAll('script:not([src])').length")
         if inline_scripts:
             found.append(f"{inline_scripts} inline <script> element(s)")
         inline_styles = page.evaluate("() => document.querySelectorAll('style, [style]').length")
         if inline_styles:
             found.append(f"{inline_styles} <style> element(s) or style= attribute(s)")
         handlers = page.evaluate("""() => [...document.querySelectorAll('*')].flatMap(
-            el => [...el.attributes].filter(a => a.name.startsWith('on')).map(a => a.name)).length""")
+            el => [...el.attributes].filter(a => a.name.startsWith('on'))).length""")
         if handlers:
             found.append(f"{handlers} inline event handler attribute(s) (onclick=...)")
         return found

@@ -86,7 +86,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> I
     live.stop()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _fresh_data(live_server: LiveServer, mailbox: Mailbox) -> None:
     """Empty tables with the organisations and States seeded, and an empty mailbox, per test."""
     _clean(live_server.app)
@@ -153,7 +153,7 @@ class Accounts:
 
 
 @pytest.fixture
-def accounts(live_server: LiveServer) -> Accounts:
+def accounts(live_server: LiveServer, _fresh_data: None) -> Accounts:
     return Accounts(live_server.app, live_server.url)
 
 
@@ -172,10 +172,26 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def new_context(browser, live_server: LiveServer) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+def new_context(browser, live_server: LiveServer, request: pytest.FixtureRequest,  # type: ignore[no-untyped-def]
+                _fresh_data: None) -> Iterator[Callable[..., object]]:
     """Factory of isolated browser contexts (own cookies), closed after the test.
-    `bypass_csp=True` only for injecting axe-core: the application's CSP forbids it, rightly."""
+    `bypass_csp=True` only for injecting axe-core: the application's CSP forbids it, rightly.
+    After a failed test, a screenshot of each open page goes to test-artifacts/browser/."""
     made = []
 
     def factory(**options: object):  # type: ignore[no-untyped-def]
@@ -188,8 +204,21 @@ def new_context(browser, live_server: LiveServer) -> Iterator[Callable[..., obje
         return context
 
     yield factory
-    for context in made:
+    failed = request.node.stash.get(_CALL_FAILED, False)
+    for number, context in enumerate(made):
+        if failed:
+            _screenshot(context, request.node.name, number)
         context.close()
+
+
+def _screenshot(context, test_name: str, number: int) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in test_name)
+    for index, page in enumerate(context.pages):
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{safe}-{number}-{index}.png"), full_page=True)
+        except Exception:  # noqa: BLE001, S110 - a screenshot must never hide the real failure
+            pass
 
 
 @pytest.fixture

@@ -82,7 +82,8 @@ class InvitationPage(BasePage):
         self.expect_heading("Accept your invitation")
         return self
 
-    def accept(self, password: str, confirm: str | None = None, full_name: str | None = None) -> None:
+    def accept(self, password: str, confirm: str | None = None,
+               full_name: str | None = None) -> None:
         if full_name is not None:
             self.page.get_by_label("Full name").fill(full_name)
         self.page.get_by_label("Choose a password").fill(password)
@@ -138,7 +139,8 @@ class MembershipPages(BasePage):
     """The Secretariat's membership administration: invitations and users."""
 
     def open_from_nav(self) -> MembershipPages:
-        self.page.get_by_role("navigation", name="Main").get_by_role("link", name="Membership").click()
+        main_nav = self.page.get_by_role("navigation", name="Main")
+        main_nav.get_by_role("link", name="Membership").click()
         self.expect_heading("Membership")
         return self
 

@@ -61,7 +61,8 @@ def test_the_monitor_catches_inline_code(monitored, live_server):
     def tamper(route) -> None:  # type: ignore[no-untyped-def]
         response = route.fetch()
         body = response.text().replace(
-            "</main>", '<script>document.title = "pwned"</script><p style="color:red">x</p></main>')
+            "</main>", '<script>document.title = "pwned"</script><p style="color:red">x</p>'
+                       '<button onclick="document.title = 1">y</button></main>')
         route.fulfill(response=response, body=body)
 
     page.route(live_server.url + "/login", tamper)
@@ -71,3 +72,4 @@ def test_the_monitor_catches_inline_code(monitored, live_server):
     text = "\n".join(problems)
     assert "securitypolicyviolation: script-src-elem" in text, text
     assert "console:" in text and "inline <script>" in text and "style= attribute" in text, text
+    assert "1 inline event handler" in text, text

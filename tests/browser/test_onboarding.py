@@ -30,14 +30,16 @@ NEWCOMER_PASSWORD = "tulip canal bicycle herring"
 
 
 def _open_invitations(accounts) -> int:  # type: ignore[no-untyped-def]
-    return int(accounts.run(lambda: db.session.scalar(select(func.count()).select_from(Invitation))))
+    count = select(func.count()).select_from(Invitation)
+    return int(accounts.run(lambda: db.session.scalar(count)))
 
 
 def _user_status(accounts, email: str) -> UserStatus | None:  # type: ignore[no-untyped-def]
     return accounts.run(lambda: db.session.scalar(select(User.status).where(User.email == email)))
 
 
-def test_newcomer_goes_from_invitation_mail_to_dashboard(new_context, accounts, mailbox: Mailbox, live_server):
+def test_newcomer_goes_from_invitation_mail_to_dashboard(new_context, accounts, mailbox: Mailbox,
+                                                         live_server):
     admin = accounts.for_role("admin")
     admin_page = new_context().new_page()
     Navigator(admin_page).sign_in(admin.email, admin.password, accounts.totp_code(admin))
@@ -49,7 +51,8 @@ def test_newcomer_goes_from_invitation_mail_to_dashboard(new_context, accounts, 
     assert _open_invitations(accounts) == 0 and mailbox.messages == []
 
     membership.invite(NEWCOMER, "Nieuwe Collega", "NLD", "State focal point")
-    expect(admin_page.get_by_role("status")).to_contain_text(f"The invitation was sent to {NEWCOMER}.")
+    expect(admin_page.get_by_role("status")).to_contain_text(
+        f"The invitation was sent to {NEWCOMER}.")
     expect(admin_page.get_by_role("table")).to_contain_text(NEWCOMER)
 
     body = Mailbox.body(mailbox.wait_for(NEWCOMER))
@@ -66,7 +69,7 @@ def test_newcomer_goes_from_invitation_mail_to_dashboard(new_context, accounts, 
     expect(invitation.password_error()).to_contain_text("at least 12 characters")
     expect(invitation.error_summary).to_be_visible()
     expect(page.get_by_label("Choose a password")).to_have_attribute("aria-invalid", "true")
-    assert _user_status(accounts, NEWCOMER) is None, "a refused password must not create the account"
+    assert _user_status(accounts, NEWCOMER) is None, "a refused password created the account"
 
     invitation.accept(NEWCOMER_PASSWORD)
     enrol = EnrolTotpPage(page).expect_open()
@@ -92,7 +95,8 @@ def test_newcomer_goes_from_invitation_mail_to_dashboard(new_context, accounts, 
     expect(page.get_by_text("Welcome, Nieuwe Collega.")).to_be_visible()
     # A focal point of the Netherlands sees their State's users, not the Secretariat's pages.
     paths = dashboard.nav_paths()
-    assert "/my-state/users" in paths and "/admin/membership" not in paths and "/admin/audit/" not in paths
+    assert "/my-state/users" in paths
+    assert "/admin/membership" not in paths and "/admin/audit/" not in paths
     assert _user_status(accounts, NEWCOMER) == UserStatus.ACTIVE
 
     # The invitation link was spent.

@@ -86,19 +86,22 @@ def anonymous_tour(page: Page, accounts, check: Check) -> None:  # type: ignore[
     check(page, "dashboard of a newcomer")
 
 
-def role_tour(page: Page, accounts, role_key: str, check: Check) -> list[str]:  # type: ignore[no-untyped-def]
-    """Sign in as the role, then every page of its navigation and of its own account.
-    Returns the paths visited."""
+def role_tour(page: Page, accounts, role_key: str, check: Check,  # type: ignore[no-untyped-def]
+              account_pages: bool = True) -> list[str]:
+    """Sign in as the role, then every page of its navigation and (unless told otherwise) of
+    its own account. Returns the paths visited."""
     account = accounts.for_role(role_key)
-    dashboard = Navigator(page).sign_in(account.email, account.password, accounts.totp_code(account))
+    code = accounts.totp_code(account)
+    dashboard = Navigator(page).sign_in(account.email, account.password, code)
     check(page, f"{role_key}: dashboard")
     paths = [p for p in dashboard.nav_paths() if p != DashboardPage.PATH]
     visited = [DashboardPage.PATH]
-    for path in [*paths, *ACCOUNT_PATHS]:
+    for path in [*paths, *(ACCOUNT_PATHS if account_pages else ())]:
         if path in visited:
             continue
         response = page.goto(path)
-        assert response is not None and response.ok, f"{role_key}: {path} answered {response and response.status}"
+        status = response.status if response is not None else "nothing"
+        assert response is not None and response.ok, f"{role_key}: {path} answered {status}"
         check(page, f"{role_key}: {path}")
         visited.append(path)
     return visited

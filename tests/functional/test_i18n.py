@@ -204,8 +204,6 @@ def test_every_page_is_entirely_french(client, auth, users):
         assert_french(text_of(client.get(path, headers=EN)))
 
 
-@pytest.mark.xfail(strict=True, reason="membership/views.py builds party choices and messages from "
-                   "party.name_en instead of party.name(locale); remove this mark once fixed")
 def test_party_names_follow_the_locale_in_membership_admin(client, auth, users):
     users["admin"].locale = "fr"
     db.session.commit()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from cooperation.accounts.models import Invitation, User, UserStatus
 from cooperation.audit.service import Actor, record
 from cooperation.db import utcnow
+from cooperation.i18n import current_locale
 from cooperation.mail import send_mail
 from cooperation.membership.models import OrganisationType, Party, PartyKind, PartyStatus
 from cooperation.permissions import Role
@@ -94,9 +95,9 @@ def create_invitation(session: Session, *, email: str, full_name: str, party: Pa
     if inviter is not None and not can_invite(inviter, party, role):
         raise AccountError(_("You may not invite this person with this role."))
     if role not in allowed_roles(party):
-        raise AccountError(_("This role cannot be given to a user of %(party)s.", party=party.name_en))
+        raise AccountError(_("This role cannot be given to a user of %(party)s.", party=party.name(current_locale())))
     if party.status != PartyStatus.ACTIVE:
-        raise AccountError(_("%(party)s is not active; its users cannot be invited.", party=party.name_en))
+        raise AccountError(_("%(party)s is not active; its users cannot be invited.", party=party.name(current_locale())))
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError(_("An account with this e-mail address already exists."))
     now = utcnow()
@@ -243,7 +244,7 @@ def change_role(session: Session, manager: User, user: User, role: Role, actor: 
     if not can_manage(manager, user):
         raise AccountError(_("You may not change this account."))
     if role not in allowed_roles(user.party):
-        raise AccountError(_("This role cannot be given to a user of %(party)s.", party=user.party.name_en))
+        raise AccountError(_("This role cannot be given to a user of %(party)s.", party=user.party.name(current_locale())))
     if manager.role == Role.STATE_FOCAL_POINT and role not in ROLES_FOR_STATE:
         raise AccountError(_("You may not give this role."))
     previous = user.role

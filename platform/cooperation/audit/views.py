@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
@@ -90,7 +91,7 @@ def export_csv():  # type: ignore[no-untyped-def]
         return render_error(400)
     stmt = _filtered(form).order_by(AuditEvent.seq)
     service.record(db.session, "audit.export", request_actor(),
-                   details={k: v for k, v in request.args.items() if v})
+                   details={k: v for k, v in request.args.items() if v and k in form._fields})
     db.session.commit()
 
     def rows() -> Iterator[str]:
@@ -98,13 +99,17 @@ def export_csv():  # type: ignore[no-untyped-def]
         writer = csv.writer(buffer)
         writer.writerow(["seq", "created_at_utc", "action", "outcome", "actor", "party", "ip_address",
                          "target_type", "target_id", "details", "prev_hash", "entry_hash"])
-        for e in db.session.scalars(stmt.execution_options(yield_per=1000)):
-            writer.writerow([e.seq, e.created_at.isoformat(), *map(_csv_cell, (
-                e.action, e.outcome, e.actor_label, e.party_code, e.ip_address, e.target_type,
-                e.target_id, e.details)), e.prev_hash, e.entry_hash])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+        # A session of its own: the body is streamed after the request's session was closed
+        # (the session interface closes it before saving), which on PostgreSQL ends the
+        # transaction holding the server-side cursor ("cursor does not exist").
+        with Session(db.engine) as export_session:
+            for e in export_session.scalars(stmt.execution_options(yield_per=1000)):
+                writer.writerow([e.seq, e.created_at.isoformat(), *map(_csv_cell, (
+                    e.action, e.outcome, e.actor_label, e.party_code, e.ip_address, e.target_type,
+                    e.target_id, e.details)), e.prev_hash, e.entry_hash])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
         yield buffer.getvalue()
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -64,8 +64,12 @@ def run(echo: Callable[[str], None] = print) -> None:
         record(session, "demo.account.create", actor, target_type="user", target_id=user.id,
                details={"email": email, "role": role.value})
         created += 1
+    from cooperation.caselaw import seed as caselaw_seed
+
+    caselaw_added = caselaw_seed.run(session)
     session.commit()
     echo(f"Demo data ready: {added} States added, {created} demo accounts created.")
+    echo(f"Case law and guidance: {caselaw_added} demo items published.")
     echo("")
     echo(f"Every demo account signs in with the passphrase:  {DEMO_PASSWORD}")
     echo("Second factor: the current 6-digit code is printed by")

@@ -19,6 +19,7 @@ from cooperation.accounts.models import User, UserStatus
 from cooperation.audit.context import request_actor
 from cooperation.audit.service import record
 from cooperation.extensions import db
+from cooperation.i18n import current_locale
 from cooperation.mail import MailError
 from cooperation.membership import services
 from cooperation.membership.forms import (
@@ -107,7 +108,7 @@ def create_state():  # type: ignore[no-untyped-def]
             db.session.rollback()
             form[exc.field or "code"].errors = [str(exc)]
         else:
-            flash(_("%(name)s was added.", name=party.name_en), "success")
+            flash(_("%(name)s was added.", name=party.name(current_locale())), "success")
             return redirect(url_for("membership.admin_index"))
     return _render("membership/state_form.html", _bad_request(), form=form, party=None)
 
@@ -139,7 +140,7 @@ def edit_state(party_id: int):  # type: ignore[no-untyped-def]
             db.session.rollback()
             form[exc.field or "name_en"].errors = [str(exc)]
         else:
-            message = _("%(name)s was saved.", name=party.name_en)
+            message = _("%(name)s was saved.", name=party.name(current_locale()))
             if ended:
                 message += " " + _("%(n)d open sessions of its users were ended.", n=ended)
             flash(message, "success")
@@ -155,7 +156,7 @@ def edit_state(party_id: int):  # type: ignore[no-untyped-def]
 def admin_users():  # type: ignore[no-untyped-def]
     form = UserFilterForm(request.args)
     form.party.choices = [choice("", _("Any State or organisation"))] + [
-        choice(str(party.id), f"{party.code} · {party.name_en}")
+        choice(str(party.id), f"{party.code} · {party.name(current_locale())}")
         for party in services.all_parties(db.session)
     ]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -300,7 +301,7 @@ def _issue(form: InviteForm | StateInviteForm, party: Party | None, role: Role) 
         form.role.errors = [
             _(
                 "A user of %(party)s can only be: %(roles)s.",
-                party=party.name_en,
+                party=party.name(current_locale()),
                 roles=", ".join(str(accounts.ROLE_LABELS[r]) for r in allowed),
             )
         ]
@@ -351,7 +352,7 @@ def _issue(form: InviteForm | StateInviteForm, party: Party | None, role: Role) 
 def admin_invitations():  # type: ignore[no-untyped-def]
     form = InviteForm()
     form.party.choices = [choice("", _("Choose…"))] + [
-        choice(str(party.id), f"{party.code} · {party.name_en}")
+        choice(str(party.id), f"{party.code} · {party.name(current_locale())}")
         for party in services.all_parties(db.session)
         if party.status == PartyStatus.ACTIVE
     ]

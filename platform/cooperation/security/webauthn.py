@@ -167,8 +167,10 @@ def authenticate(session: Session, user: User, rp: RelyingParty, credential: obj
         parsed = parse_authentication_credential_json(credential)  # type: ignore[arg-type]
     except _BAD_INPUT as exc:
         raise refused from exc
+    # Row lock: two simultaneous sign-ins with one key must not both pass the counter check.
     key = session.scalar(select(WebAuthnCredential).where(WebAuthnCredential.user_id == user.id,
-                                                          WebAuthnCredential.credential_id == parsed.raw_id))
+                                                          WebAuthnCredential.credential_id == parsed.raw_id)
+                         .with_for_update())
     if key is None:
         raise refused
     try:

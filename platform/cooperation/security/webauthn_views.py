@@ -25,8 +25,10 @@ from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 
 from cooperation import permissions as p
 from cooperation.accounts.forms import ReauthForm
+from cooperation.accounts.views import _reauthenticated  # one re-authentication for every factor
 from cooperation.audit.context import request_actor
 from cooperation.auth import services as auth_services
+from cooperation.auth.views import PENDING_KEY, finish_login, pending_user
 from cooperation.extensions import db
 from cooperation.security import recovery
 from cooperation.security import webauthn as webauthn_mfa
@@ -113,8 +115,6 @@ def register_verify():  # type: ignore[no-untyped-def]
 @bp.post("/login/options")
 @p.public
 def login_options():  # type: ignore[no-untyped-def]
-    from cooperation.auth.views import pending_user
-
     user = pending_user()
     if user is None or not webauthn_mfa.has_credentials(db.session, user):
         abort(404)
@@ -126,8 +126,6 @@ def login_options():  # type: ignore[no-untyped-def]
 @bp.post("/login/verify")
 @p.public
 def login_verify():  # type: ignore[no-untyped-def]
-    from cooperation.auth.views import PENDING_KEY, finish_login, pending_user
-
     user = pending_user()
     if user is None:
         session.pop(PENDING_KEY, None)
@@ -154,8 +152,6 @@ def remove(credential_id: int):  # type: ignore[no-untyped-def]
     key = webauthn_mfa.find_own(db.session, current_user, credential_id)
     if key is None:
         abort(404)  # someone else's key, or none: the same answer
-    from cooperation.accounts.views import _reauthenticated
-
     form = ReauthForm()
     # The same re-authentication as for the other factors (audited, throttled).
     if not _reauthenticated(form):
