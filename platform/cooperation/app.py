@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from cooperation import permissions
 from cooperation.config import REPO_ROOT, Settings
 from cooperation.extensions import babel, csrf, db, login_manager
+from cooperation.ops import init_app as init_operations
 from cooperation.plugins import Plugin, load_enabled, register
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, *,
 
     _init_extensions(app)
     _register_core(app)
+    init_operations(app)  # request ids and JSON logs, /metrics, the shared rate limiter
     register(app, load_enabled(settings.enabled_plugins, available_plugins))
     return app
 
@@ -110,6 +112,8 @@ def _register_core(app: Flask) -> None:
     from cooperation.health import bp as health_bp
     from cooperation.membership.views import bp as membership_bp
     from cooperation.navigation import nav_for_current_user
+    from cooperation.questionnaires.cli import questionnaires_cli
+    from cooperation.questionnaires.views import bp as questionnaires_bp
     from cooperation.security.headers import apply_security_headers
     from cooperation.security.loader import load_user
     from cooperation.security.webauthn_views import bp as webauthn_bp
@@ -121,7 +125,9 @@ def _register_core(app: Flask) -> None:
     from cooperation.caselaw.views import bp as caselaw_bp
 
     app.register_blueprint(caselaw_bp)
+    app.register_blueprint(questionnaires_bp)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(questionnaires_cli)
     register_cli(app)
     register_error_handlers(app)
     app.before_request(permissions.enforce_declared_views)

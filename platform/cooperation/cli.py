@@ -19,6 +19,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(demo_code)
     app.cli.add_command(purge_expired)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.group("db", help="Database schema migrations (Alembic).")
@@ -137,8 +139,60 @@ def purge_expired() -> None:
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     ended = sessions.purge_expired(db.session, idle)
     throttle.purge_older_than(db.session, utcnow() - timedelta(days=1))
+    from cooperation.ops import ratelimit
+
+    ratelimit.purge_older_than(db.session, utcnow() - timedelta(days=2))  # longest window: 1 day
     db.session.commit()
     click.echo(f"Purged {ended} expired sessions.")
+
+
+def _backup_target():  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    from cooperation.extensions import db
+    from cooperation.ops.backup import Target
+
+    return Target(database_url=current_app.config["SQLALCHEMY_DATABASE_URI"],
+                  instance_path=Path(current_app.instance_path),
+                  metadata_tables=tuple(db.metadata.sorted_tables),
+                  pg_bindir=current_app.config["COOPERATION_SETTINGS"].pg_bindir)
+
+
+@click.command("backup", help="Write a backup (database and files, with checksums) to the new file DEST.")
+@click.argument("dest", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_command(dest: str) -> None:
+    from pathlib import Path
+
+    from cooperation.ops.backup import BackupError, backup
+
+    try:
+        backup(_backup_target(), Path(dest), echo=click.echo)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("restore", help="Restore the backup SRC into an EMPTY installation, then verify it.")
+@click.argument("src", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def restore_command(src: str) -> None:
+    from pathlib import Path
+
+    from cooperation.audit.service import verify
+    from cooperation.extensions import db
+    from cooperation.ops.backup import BackupError, restore
+
+    try:
+        restore(_backup_target(), Path(src), echo=click.echo)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.engine.dispose()  # connections opened before the restore saw an empty schema
+    problems = verify(db.session)
+    if problems:
+        for problem in problems:
+            click.echo(f"TAMPERED: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo("Audit chain intact.")
 
 
 def main() -> None:

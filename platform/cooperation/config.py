@@ -70,6 +70,16 @@ class Settings:
     enabled_plugins: tuple[str, ...] = ("directory",)
     default_locale: str = "en"
     demo_mode: bool = False
+    # Operations (cooperation/ops): logs, metrics, limits shared by every instance, backups.
+    log_format: str = ""  # json | text; empty means json in production, text otherwise
+    log_level: str = "INFO"
+    metrics_allowed_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # "COUNT/PERIOD" (PERIOD: minute, hour or day) per user, counted in the database so that a
+    # limit of 5 allows 5 in total over every worker and instance, not 5 per process.
+    rate_limit_invitations: str = "30/hour"
+    rate_limit_reauth: str = "10/hour"
+    rate_limit_exports: str = "60/hour"
+    pg_bindir: str = ""  # where pg_dump/pg_restore live; empty: the newest /usr/lib/postgresql/*/bin
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     # -- construction -------------------------------------------------------------------------
@@ -112,6 +122,13 @@ class Settings:
             "COOPERATION_PLUGINS": "enabled_plugins",
             "DEFAULT_LOCALE": "default_locale",
             "COOPERATION_DEMO": "demo_mode",
+            "LOG_FORMAT": "log_format",
+            "LOG_LEVEL": "log_level",
+            "METRICS_ALLOWED_NETWORKS": "metrics_allowed_networks",
+            "RATE_LIMIT_INVITATIONS": "rate_limit_invitations",
+            "RATE_LIMIT_REAUTH": "rate_limit_reauth",
+            "RATE_LIMIT_EXPORTS": "rate_limit_exports",
+            "PG_BINDIR": "pg_bindir",
         }
         for var, name in mapping.items():
             if var in env:
@@ -122,6 +139,9 @@ class Settings:
             settings = replace(settings, require_webauthn_for_admins=True)
         if "session_cookie_secure" not in values and settings.env == "production":
             settings = replace(settings, session_cookie_secure=True)
+        if "trusted_proxy_hops" not in values and settings.env == "production":
+            # Production runs behind exactly one reverse proxy (nginx or the ingress).
+            settings = replace(settings, trusted_proxy_hops=1)
         return settings
 
     def resolved(self) -> Settings:
@@ -132,6 +152,8 @@ class Settings:
             out = replace(out, database_url=f"sqlite:///{path}")
         if not out.secret_key and out.env != "production":
             out = replace(out, secret_key=_development_secret(Path(out.instance_path)))
+        if not out.log_format:
+            out = replace(out, log_format="json" if out.env == "production" else "text")
         return out
 
     # -- validation ---------------------------------------------------------------------------
@@ -141,6 +163,7 @@ class Settings:
         found: list[str] = []
         if self.env not in {"development", "production", "testing"}:
             found.append(f"COOPERATION_ENV={self.env!r} is not development, production or testing")
+        found.extend(_operations_problems(self))
         if self.env != "production":
             return found
         if len(self.secret_key) < 32 or self.secret_key in _KNOWN_WEAK_SECRETS:
@@ -160,6 +183,11 @@ class Settings:
             found.append("MAIL_SERVER must be set in production")
         if self.demo_mode:
             found.append("demo mode cannot run in production")
+        if self.trusted_proxy_hops < 1:
+            # Behind nginx every client would be 127.0.0.1: one attacker throttles everyone.
+            found.append("TRUSTED_PROXY_HOPS must be 1 in production (the app runs behind a reverse proxy)")
+        if self.log_format == "text":
+            found.append("LOG_FORMAT must be json in production (one parseable line per event)")
         return found
 
     def validate(self) -> Settings:
@@ -167,6 +195,36 @@ class Settings:
         if problems:
             raise ConfigError("Refusing to start:\n  - " + "\n  - ".join(problems))
         return self
+
+
+def _operations_problems(s: Settings) -> list[str]:
+    """Settings of cooperation/ops, checked in every environment (a typo must not pass)."""
+    import ipaddress
+
+    from cooperation.ops.ratelimit import LimitError, parse_limit
+
+    found: list[str] = []
+    if s.log_format not in {"", "json", "text"}:
+        found.append(f"LOG_FORMAT={s.log_format!r} is not json or text")
+    if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        found.append(f"LOG_LEVEL={s.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    for network in s.metrics_allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=True)
+        except ValueError:
+            found.append(f"METRICS_ALLOWED_NETWORKS: {network!r} is not a network such as 10.0.0.0/8")
+    for variable, value in (("RATE_LIMIT_INVITATIONS", s.rate_limit_invitations),
+                            ("RATE_LIMIT_REAUTH", s.rate_limit_reauth),
+                            ("RATE_LIMIT_EXPORTS", s.rate_limit_exports)):
+        try:
+            parse_limit(value)
+        except LimitError as exc:
+            found.append(f"{variable}: {exc}")
+    if not 0 <= s.trusted_proxy_hops <= 3:
+        found.append("TRUSTED_PROXY_HOPS must be between 0 and 3")
+    if s.pg_bindir and not (Path(s.pg_bindir) / "pg_dump").exists():
+        found.append(f"PG_BINDIR={s.pg_bindir!r} holds no pg_dump")
+    return found
 
 
 _KNOWN_WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "development", "test"}

@@ -10,6 +10,9 @@ from cooperation.plugins import NavItem
 
 CORE_NAV: tuple[NavItem, ...] = (
     NavItem(label=lambda: str(_l("Dashboard")), endpoint="dashboard.index", permission=p.DASHBOARD_VIEW, order=10),
+    NavItem(label=lambda: str(_l("Questionnaires")), endpoint="questionnaires.index", permission=p.QUESTIONNAIRE_ANSWER, order=30),
+    NavItem(label=lambda: str(_l("Questionnaires")), endpoint="questionnaires.manage_index", permission=p.QUESTIONNAIRE_MANAGE, order=31),
+    NavItem(label=lambda: str(_l("Country profiles")), endpoint="questionnaires.profiles", permission=p.QUESTIONNAIRE_PROFILE_READ, order=35),
     NavItem(label=lambda: str(_l("My State's users")), endpoint="membership.state_users", permission=p.STATE_USERS_MANAGE, order=60),
     NavItem(label=lambda: str(_l("Membership")), endpoint="membership.admin_index", permission=p.MEMBERSHIP_ADMIN, order=70),
     NavItem(label=lambda: str(_l("Audit log")), endpoint="audit.index", permission=p.AUDIT_READ, order=80),

@@ -80,7 +80,8 @@ async function postJSON(url, csrf, body, fallback) {
 }
 
 // Runs one ceremony: options -> browser -> verify; reports progress in the live region.
-async function ceremony(host, control, status, browserStep, extra) {
+// `optionsBody` is what the options request carries (the password, for a registration).
+async function ceremony(host, control, status, browserStep, extra, optionsBody = {}) {
   const msg = host.dataset;
   const show = (text, state) => {
     status.textContent = text;
@@ -90,7 +91,7 @@ async function ceremony(host, control, status, browserStep, extra) {
   control.setAttribute("aria-busy", "true");
   show(msg.msgWorking, "working");
   try {
-    const options = await postJSON(msg.optionsUrl, msg.csrf, {}, msg.msgFailed);
+    const options = await postJSON(msg.optionsUrl, msg.csrf, optionsBody, msg.msgFailed);
     let credential;
     try {
       credential = await browserStep(options);
@@ -128,12 +129,16 @@ function setUp() {
   }
   if (register) {
     const name = document.getElementById("key-name");
+    const password = document.getElementById("key-current");
     register.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!register.reportValidity() || control.disabled) return;
+      // The password goes with the options request: the server re-authenticates before it
+      // issues a challenge, so no key is touched after a wrong password.
       ceremony(register, control, status,
         (o) => navigator.credentials.create({ publicKey: creationOptions(o) }),
-        (cred) => ({ name: name.value.trim(), credential: registrationJSON(cred) }));
+        (cred) => ({ name: name.value.trim(), credential: registrationJSON(cred) }),
+        { current: password.value });
     });
   } else {
     login.addEventListener("click", () => {

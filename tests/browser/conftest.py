@@ -13,7 +13,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,12 @@ class LiveServer:
     server: BaseWSGIServer
     thread: threading.Thread
 
+    @property
+    def localhost_url(self) -> str:
+        """The same server as http://localhost:<port>: WebAuthn needs a domain as relying-party
+        id (Chromium refuses an IP address), and localhost is a secure context over plain HTTP."""
+        return f"http://localhost:{self.server.server_port}"
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -70,10 +76,9 @@ class LiveServer:
             db.engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("browser")
-    settings = base_settings(tmp, f"sqlite:///{tmp / 'browser.sqlite3'}", mailbox)
+def _serve(tmp: Path, mailbox: Mailbox, **changes: object) -> LiveServer:
+    """The application (settings changed by `changes`) on its own SQLite file and port."""
+    settings = replace(base_settings(tmp, f"sqlite:///{tmp / 'browser.sqlite3'}", mailbox), **changes)
     app = create_app(settings)
     with app.app_context():
         db.create_all()
@@ -81,7 +86,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> I
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
-    live = LiveServer(app, f"http://127.0.0.1:{server.server_port}", server, thread)
+    return LiveServer(app, f"http://127.0.0.1:{server.server_port}", server, thread)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveServer]:
+    live = _serve(tmp_path_factory.mktemp("browser"), mailbox)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def admin_key_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveServer]:
+    """A second server whose application requires a security key of Secretariat administrators
+    (require_webauthn_for_admins, the production default). Started only by the tests that ask."""
+    live = _serve(tmp_path_factory.mktemp("browser-admin-key"), mailbox, require_webauthn_for_admins=True)
     yield live
     live.stop()
 
@@ -155,6 +174,13 @@ class Accounts:
 @pytest.fixture
 def accounts(live_server: LiveServer, _fresh_data: None) -> Accounts:
     return Accounts(live_server.app, live_server.url)
+
+
+@pytest.fixture
+def admin_key_accounts(admin_key_server: LiveServer) -> Accounts:
+    """Accounts on `admin_key_server`, whose tables are emptied (and seeded) for each test."""
+    _clean(admin_key_server.app)
+    return Accounts(admin_key_server.app, admin_key_server.localhost_url)
 
 
 # -- the browser ------------------------------------------------------------------------------

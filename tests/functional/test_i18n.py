@@ -20,19 +20,24 @@ PO = (Path(__file__).resolve().parents[2] / "platform" / "cooperation" / "transl
 FR = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
 
-# Pages a State member (or focal point) reaches, core and plugin.
+# The pages each role reaches, core and plugin, as that role (member, focal point, Registry
+# editor, Secretariat administrator).
 MEMBER_PAGES = ["/dashboard", "/account", "/account/security", "/account/sessions", "/directory/",
-                "/directory/states/NLD"]
-FOCAL_PAGES = ["/my-state/users", "/my-state/users/invite"]
+                "/directory/states/NLD", "/caselaw", "/caselaw/articles", "/caselaw/chambers",
+                "/caselaw/years", "/caselaw/feed-token", "/questionnaires/", "/questionnaires/profiles"]
+FOCAL_PAGES = ["/my-state/users", "/my-state/users/invite", "/questionnaires/"]
+EDITOR_PAGES = ["/editor/caselaw", "/editor/caselaw/new"]
 ADMIN_PAGES = ["/admin/membership", "/admin/membership/states/new", "/admin/membership/users",
-               "/admin/membership/invitations", "/admin/audit/"]
+               "/admin/membership/invitations", "/admin/audit/", "/questionnaires/manage/",
+               "/questionnaires/manage/new"]
 
 
-def admin_pages(users) -> list[str]:  # type: ignore[no-untyped-def]
+def pages_by_role(users) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]
     from tests.factories import party
 
-    return [*ADMIN_PAGES, f"/admin/membership/users/{users['member_nl'].id}",
-            f"/admin/membership/states/{party('NLD').id}"]
+    return {"member_nl": MEMBER_PAGES, "focal_nl": FOCAL_PAGES, "editor": EDITOR_PAGES,
+            "admin": [*ADMIN_PAGES, f"/admin/membership/users/{users['member_nl'].id}",
+                      f"/admin/membership/states/{party('NLD').id}"]}
 
 
 @cache
@@ -188,20 +193,15 @@ def test_signed_in_user_with_french_sees_dashboard_and_nav_in_french(client, aut
 
 
 def test_every_page_is_entirely_french(client, auth, users):
-    for name in ("member_nl", "focal_nl", "admin"):
+    pages = pages_by_role(users)
+    for name in pages:
         users[name].locale = "fr"
     db.session.commit()
-    auth.login(users["member_nl"])
-    for path in MEMBER_PAGES:
-        assert_french(text_of(client.get(path, headers=EN)))
-    auth.logout()
-    auth.login(users["focal_nl"])
-    for path in FOCAL_PAGES:
-        assert_french(text_of(client.get(path, headers=EN)))
-    auth.logout()
-    auth.login(users["admin"])
-    for path in admin_pages(users):
-        assert_french(text_of(client.get(path, headers=EN)))
+    for name, paths in pages.items():
+        auth.login(users[name])
+        for path in paths:  # the account's French wins over the browser's English
+            assert_french(text_of(client.get(path, headers=EN)))
+        auth.logout()
 
 
 def test_party_names_follow_the_locale_in_membership_admin(client, auth, users):
@@ -220,16 +220,12 @@ def test_english_stays_complete(client, auth, users):
     assert h1(page) == "Dashboard"
     for text in ("My account", "Sign out", "Overview", "Contact points", "Netherlands"):
         assert text in page, text
-    for path in MEMBER_PAGES:
-        assert_english(text_of(client.get(path, headers=FR)))
     auth.logout()
-    auth.login(users["focal_nl"])
-    for path in FOCAL_PAGES:
-        assert_english(text_of(client.get(path, headers=FR)))
-    auth.logout()
-    auth.login(users["admin"])
-    for path in admin_pages(users):
-        assert_english(text_of(client.get(path, headers=FR)))
+    for name, paths in pages_by_role(users).items():
+        auth.login(users[name])
+        for path in paths:
+            assert_english(text_of(client.get(path, headers=FR)))
+        auth.logout()
 
 
 def test_signed_in_language_switch_is_saved_on_the_account(client, auth, users):

@@ -32,9 +32,13 @@ def post_json(client: FlaskClient, url: str, token: str, body: dict[str, Any] | 
     return client.post(url, json=body or {}, headers={"X-CSRFToken": token, "Accept": "application/json"})
 
 
-def register_options(client: FlaskClient) -> tuple[str, dict[str, Any]]:
+PASSWORD = "correct horse battery staple"
+
+
+def register_options(client: FlaskClient, password: str = PASSWORD) -> tuple[str, dict[str, Any]]:
+    """Options for a new key, asked for with the current password (ASVS 7.5.1)."""
     token = data_csrf(client, "/account/security")
-    response = post_json(client, "/webauthn/register/options", token)
+    response = post_json(client, "/webauthn/register/options", token, {"current": password})
     assert response.status_code == 200, response.get_data(as_text=True)
     return token, response.get_json()
 
@@ -180,6 +184,59 @@ def test_same_key_cannot_be_registered_twice(client, auth, users):
     response = post_json(client, "/webauthn/register/verify", token, {"name": "Again", "credential": key.register(options)})
     assert response.status_code == 400 and response.get_json()["error"] == "This security key is already registered."
     assert count(WebAuthnCredential) == 1
+
+
+@pytest.mark.parametrize("body", [{}, {"current": ""}, {"current": None}, {"current": 123},
+                                  {"current": ["correct horse battery staple"]}])
+def test_registration_options_need_the_current_password(client, auth, users, body):
+    auth.login(users["member_nl"])
+    token = data_csrf(client, "/account/security")
+    response = post_json(client, "/webauthn/register/options", token, body)
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Enter your current password.", "field": "current"}
+    assert count(WebAuthnCredential) == 0 and count(LoginFailure) == 0
+
+
+def test_registration_with_a_wrong_password_is_refused_audited_and_throttled(client, auth, users):
+    user = users["member_nl"]
+    auth.login(user)
+    key = SoftKey()
+    # A challenge obtained earlier does not survive a refused re-authentication.
+    token, earlier = register_options(client)
+    response = post_json(client, "/webauthn/register/options", token, {"current": "not my password"})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Your current password is not correct.", "field": "current"}
+    late = post_json(client, "/webauthn/register/verify", token, {"name": "Key", "credential": key.register(earlier)})
+    assert late.status_code == 400 and "expired" in late.get_json()["error"]
+    assert count(WebAuthnCredential) == 0 and not audits("mfa.webauthn.register")
+    [failure] = audits("account.reauth", "failure")
+    assert failure.actor_id == user.id and failure.target_id == str(user.id)
+    assert PASSWORD not in failure.details and "not my password" not in failure.details
+    for _ in range(4):
+        post_json(client, "/webauthn/register/options", token, {"current": "still not it"})
+    assert count(LoginFailure) == 5 and len(audits("account.reauth", "failure")) == 5
+    # The throttle now holds even the right password back.
+    paused = post_json(client, "/webauthn/register/options", token, {"current": PASSWORD})
+    assert paused.status_code == 400 and "Too many failed attempts" in paused.get_json()["error"]
+    assert count(WebAuthnCredential) == 0
+
+
+def test_registration_form_posts_and_without_javascript_says_so(client, auth, users):
+    auth.login(users["member_nl"])
+    page = client.get("/account/security").get_data(as_text=True)
+    form = re.search(r'<form id="webauthn-register"[^>]*>', page)
+    assert form and 'method="post"' in form.group(0) and 'action="/webauthn/register"' in form.group(0)
+    assert 'id="key-current"' in page and "<noscript>" in page
+    token = csrf_from(page)
+    # What a browser without JavaScript sends: the form's fields, in the body.
+    response = client.post("/webauthn/register", data={"csrf_token": token, "name": "Key", "current": PASSWORD})
+    assert response.status_code == 400
+    assert "JavaScript is required to register a security key" in response.get_data(as_text=True)
+    assert count(WebAuthnCredential) == 0 and count(LoginFailure) == 0
+    assert client.post("/webauthn/register", data={"name": "Key"}).status_code == 400  # CSRF still applies
+    auth.logout()
+    anonymous = client.post("/webauthn/register", data={"csrf_token": auth.csrf("/login")})
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101, None])

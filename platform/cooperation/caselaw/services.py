@@ -59,9 +59,12 @@ FEED_TOKEN_TOUCH = timedelta(hours=1)
 class CaselawError(Exception):
     """A refused action; `field` names the form field the message belongs to."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None,
+                 denied: tuple[str, dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.field = field
+        # A refusal worth auditing (action, details): the view records it after rolling back.
+        self.denied = denied
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def _add_version(session: Session, item: CaselawItem, content: Content, author: 
 
 def create_item(session: Session, *, kind: ItemKind, language: Language, slug: str, content: Content,
                 author: User | None, actor: Actor, translation_of: CaselawItem | None = None,
-                is_demo: bool = False, now: datetime | None = None) -> CaselawItem:
+                is_demo: bool = False, note: str = "", now: datetime | None = None) -> CaselawItem:
     now = now or utcnow()
     content = content.normalised()
     slug = slug.strip().lower()
@@ -200,7 +203,7 @@ def create_item(session: Session, *, kind: ItemKind, language: Language, slug: s
                        current_version_number=0)
     session.add(item)
     session.flush()
-    version = _add_version(session, item, content, author, now)
+    version = _add_version(session, item, content, author, now, note=note)
     record(session, "caselaw.item.create", actor, target_type=TARGET, target_id=item.id,
            details={"slug": slug, "kind": kind.value, "language": language.value,
                     "version": version.number, "translation_of": translation_of.id if translation_of else None})
@@ -262,10 +265,10 @@ def approve(session: Session, item: CaselawItem, *, user: User, actor: Actor,
     if item.status != ItemStatus.IN_REVIEW:
         raise CaselawError(_("Only an item in review can be approved."))
     if user.id in authors_of_pending(session, item):
-        record(session, "caselaw.item.approve", actor, target_type=TARGET, target_id=item.id,
-               outcome="denied", details={"reason": "own_version", "version": item.current_version_number})
         raise CaselawError(_("You wrote or submitted this version: another Registry editor must "
-                             "approve its publication."))
+                             "approve its publication."),
+                           denied=("caselaw.item.approve",
+                                   {"reason": "own_version", "version": item.current_version_number}))
     when = publish_at or now
     if when < now - timedelta(minutes=1):
         raise CaselawError(_("The publication time is in the past; leave it empty to publish now."),
@@ -381,6 +384,13 @@ def version(session: Session, item: CaselawItem, number: int | None) -> CaselawV
 def versions(session: Session, item: CaselawItem) -> list[CaselawVersion]:
     return list(session.scalars(select(CaselawVersion).where(CaselawVersion.item_id == item.id)
                                 .order_by(CaselawVersion.number.desc())))
+
+
+def author_names(session: Session, history: Iterable[CaselawVersion]) -> dict[int, str]:
+    ids = {v.author_id for v in history if v.author_id is not None}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
 
 
 def item_by_slug(session: Session, slug: str) -> CaselawItem | None:
@@ -577,17 +587,17 @@ def version_lines(session: Session, ver: CaselawVersion) -> list[str]:
     related = dict(session.execute(select(CaselawItem.id, CaselawItem.slug)
                                    .where(CaselawItem.id.in_(ver.related_ids))).all()) if ver.related_ids else {}
     lines = [
-        f"{_('Title')}: {ver.title}",
-        f"{_('Document number')}: {ver.document_number}",
-        f"{_('Chamber')}: {CHAMBER_LABELS.get(ver.chamber, ver.chamber)}",
-        f"{_('Decision date')}: {ver.decision_date.isoformat() if ver.decision_date else ''}",
-        f"{_('Situation')}: {ver.situation}",
-        f"{_('Case')}: {ver.case_name}",
-        f"{_('Kind of guidance')}: {GUIDANCE_KIND_LABELS.get(ver.guidance_kind, ver.guidance_kind)}",
-        f"{_('Link to the decision')}: {ver.decision_url}",
-        f"{_('Topics')}: {', '.join(str(TOPIC_LABELS.get(t, t)) for t in ver.topics)}",
-        f"{_('Articles')}: {', '.join(ver.articles)}",
-        f"{_('Related items')}: {', '.join(sorted(related.values()))}",
+        _("Title") + f": {ver.title}",
+        _("Document number") + f": {ver.document_number}",
+        _("Chamber") + f": {CHAMBER_LABELS.get(ver.chamber, ver.chamber)}",
+        _("Decision date") + f": {ver.decision_date.isoformat() if ver.decision_date else ''}",
+        _("Situation") + f": {ver.situation}",
+        _("Case") + f": {ver.case_name}",
+        _("Kind of guidance") + f": {GUIDANCE_KIND_LABELS.get(ver.guidance_kind, ver.guidance_kind)}",
+        _("Link to the decision") + f": {ver.decision_url}",
+        _("Topics") + f": {', '.join(str(TOPIC_LABELS.get(t, t)) for t in ver.topics)}",
+        _("Articles") + f": {', '.join(ver.articles)}",
+        _("Related items") + f": {', '.join(sorted(related.values()))}",
     ]
     for label, textual in ((_("Holding"), ver.holding), (_("In practice"), ver.practice), (_("Text"), ver.body)):
         lines.append(f"== {label} ==")

@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from cooperation import permissions as p
 from cooperation.audit.context import request_actor
+from cooperation.audit.service import record
 from cooperation.caselaw import feeds, render, search, services, taxonomy
 from cooperation.caselaw.forms import (
     ApproveForm,
@@ -290,7 +291,8 @@ def editor_new():  # type: ignore[no-untyped-def]
             try:
                 item = services.create_item(
                     db.session, kind=kind, language=Language(form.language.data), slug=form.slug.data,
-                    content=_content(form), author=current_user, actor=request_actor(), translation_of=source)
+                    content=_content(form), author=current_user, actor=request_actor(), translation_of=source,
+                    note=form.note.data or "")
                 db.session.commit()
             except CaselawError as exc:
                 db.session.rollback()
@@ -374,6 +376,11 @@ def _workflow(item_id: int, form_name: str, form: Any, action: Any, success: str
         db.session.commit()
     except CaselawError as exc:
         db.session.rollback()
+        if exc.denied:
+            action_name, details = exc.denied
+            record(db.session, action_name, request_actor(), target_type=services.TARGET, target_id=item_id,
+                   outcome="denied", details=details)
+            db.session.commit()
         item = _editor_item(item_id)
         if exc.field and exc.field in form:
             form[exc.field].errors = [*form[exc.field].errors, str(exc)]
@@ -437,7 +444,8 @@ def editor_history(item_id: int):  # type: ignore[no-untyped-def]
             compare.a.data, compare.b.data = a, b
             lines = services.diff(db.session, old, new)
     return _render("caselaw/editor/history.html", status, item=item, history=history, compare=compare,
-                   lines=lines, old=old, new=new, restore_form=RestoreForm())
+                   lines=lines, old=old, new=new, restore_form=RestoreForm(),
+                   authors=services.author_names(db.session, history))
 
 
 @bp.post("/editor/caselaw/<int:item_id>/restore")
@@ -462,6 +470,7 @@ def editor_restore(item_id: int):  # type: ignore[no-untyped-def]
     if error:
         form.version.errors = [*form.version.errors, error]
     return _render("caselaw/editor/history.html", 400, item=item, history=history, compare=CompareForm(),
-                   lines=None, old=None, new=None, restore_form=form)
+                   lines=None, old=None, new=None, restore_form=form,
+                   authors=services.author_names(db.session, history))
 
 

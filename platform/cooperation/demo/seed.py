@@ -67,6 +67,9 @@ def run(echo: Callable[[str], None] = print) -> None:
     from cooperation.caselaw import seed as caselaw_seed
 
     caselaw_added = caselaw_seed.run(session)
+    from cooperation.questionnaires.seed import seed_demo as seed_questionnaires
+
+    seed_questionnaires(session, echo)
     session.commit()
     echo(f"Demo data ready: {added} States added, {created} demo accounts created.")
     echo(f"Case law and guidance: {caselaw_added} demo items published.")

@@ -38,7 +38,7 @@ def _questionnaire(questionnaire_id: int) -> Questionnaire:
 
 def _error(form: Any, exc: BuilderError, default: str) -> None:
     name = exc.field if exc.field and exc.field in form else default
-    form[name].errors = [*form[name].errors, str(exc)] if isinstance(form[name].errors, list) else [str(exc)]
+    form[name].errors = [*form[name].errors, str(exc)]
 
 
 def _builder(questionnaire: Questionnaire, status: int = 200, **extra: Any):  # type: ignore[no-untyped-def]

@@ -141,8 +141,9 @@ def answers_by_question(response: Response | None) -> dict[int, Answer]:
 def file_names(session: Session, file_ids: set[int]) -> dict[int, str]:
     if not file_ids:
         return {}
-    return dict(session.execute(select(StoredFile.id, StoredFile.original_name)
-                                .where(StoredFile.id.in_(file_ids))).tuples())
+    # dict(list(...)): a Result has keys(), so dict() would read it as a mapping.
+    return dict(list(session.execute(select(StoredFile.id, StoredFile.original_name)
+                                     .where(StoredFile.id.in_(file_ids))).tuples()))
 
 
 def file_ids_in(answer_values: dict[int, Any]) -> set[int]:
@@ -152,7 +153,7 @@ def file_ids_in(answer_values: dict[int, Any]) -> set[int]:
 def names_of(session: Session, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
-    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids))).tuples())
+    return dict(list(session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids))).tuples()))
 
 
 # -- saving ------------------------------------------------------------------------------------
@@ -279,10 +280,15 @@ def readable_file(session: Session, user: User, file_id: int) -> StoredFile:
         return stored
     party = session.get(Party, stored.party_id)
     assert party is not None
-    # Another State: only a document that is part of a shared, submitted response.
+    # Another State: only a document of a shared country profile or of the latest submitted
+    # revision of a response the questionnaire shares.
+    if user.party.kind == PartyKind.STATE and shares_profile(session, party):
+        for _questionnaire, revision in profile_entries(session, party):
+            if file_id in file_ids_in(revision_values(revision)):
+                return stored
     access = readable(session, user, stored.questionnaire_id, party.code)
-    for revision in access.response.revisions if access.response else []:
-        if file_id in file_ids_in(revision_values(revision)):
+    if access.response is not None and access.response.revisions:
+        if file_id in file_ids_in(revision_values(access.response.revisions[-1])):
             return stored
     raise NotFound()
 

@@ -30,7 +30,7 @@ from cooperation.accounts.models import User
 from cooperation.audit.context import request_actor
 from cooperation.audit.service import record
 from cooperation.db import utcnow
-from cooperation.extensions import db
+from cooperation.extensions import csrf, db
 from cooperation.membership.models import Party, PartyKind
 from cooperation.membership.services import GROUP_LABELS
 from cooperation.questionnaires import analysis, exports, files, models, responses, values
@@ -143,11 +143,14 @@ def respond(questionnaire_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:questionnaire_id>/response")
+@csrf.exempt  # checked in the view, after raising the size limit for documents
 @p.require(p.QUESTIONNAIRE_ANSWER)
 def save_all(questionnaire_id: int):  # type: ignore[no-untyped-def]
     """The form without JavaScript: saves every changed answer; a refused answer (or document)
     is reported next to its question and the others are still saved."""
-    request.max_content_length = UPLOAD_REQUEST_LIMIT
+    from cooperation.questionnaires.api import check_csrf_for_upload
+
+    check_csrf_for_upload(UPLOAD_REQUEST_LIMIT)
     questionnaire = _state_questionnaire(questionnaire_id)
     party, actor = user().party, request_actor()
     response = responses.response_of(db.session, questionnaire, party)
@@ -188,6 +191,9 @@ def save_all(questionnaire_id: int):  # type: ignore[no-untyped-def]
         db.session.rollback()
         return render_template("questionnaires/respond.html",
                                **_respond_context(questionnaire, message=str(exc))), 409
+    finally:
+        for upload in request.files.values():
+            upload.close()  # large uploads are spooled to temporary files
     db.session.commit()
     if errors or conflicts:
         message = _("Some answers were not saved; see the messages next to them. Your other answers were saved.")
@@ -380,11 +386,11 @@ def export_xlsx(questionnaire_id: int):  # type: ignore[no-untyped-def]
                     headers={"Content-Disposition": f'attachment; filename="{_export_name(questionnaire, "xlsx")}"'})
 
 
-@bp.get("/files/<int:file_id>")
+@bp.get("/files/<int:document_id>")
 @p.require(p.QUESTIONNAIRE_VIEW)
-def download(file_id: int):  # type: ignore[no-untyped-def]
+def download(document_id: int):  # type: ignore[no-untyped-def]
     try:
-        stored = responses.readable_file(db.session, user(), file_id)
+        stored = responses.readable_file(db.session, user(), document_id)
     except responses.NotFound:
         abort(404)
     path = files.path_of(stored.stored_name)

@@ -1,6 +1,6 @@
-"""WebAuthn registration and sign-in endpoints (JSON, CSRF-protected through the X-CSRFToken
-header), key removal (HTML form, password re-entry), and the gate that keeps a Secretariat
-administrator without a key on the security page."""
+"""WebAuthn registration (password re-entry, then the key) and sign-in endpoints (JSON,
+CSRF-protected through the X-CSRFToken header), key removal (HTML form, password re-entry), and
+the gate that keeps a Secretariat administrator without a key on the security page."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from werkzeug.datastructures import MultiDict
 
 from cooperation import permissions as p
 from cooperation.accounts.forms import ReauthForm
@@ -82,9 +83,32 @@ def _body() -> dict[str, Any]:
 
 # -- registration (signed-in users) -------------------------------------------------------------
 
+def _reauth_form(data: dict[str, Any]) -> ReauthForm:
+    """The password from the JSON body, as a form (anything but a string counts as missing)."""
+    current = data.get("current")
+    return ReauthForm(formdata=MultiDict({"current": current if isinstance(current, str) else ""}))
+
+
+@bp.post("/register")
+@p.require(p.ACCOUNT_SELF_MANAGE)
+def register_without_script():  # type: ignore[no-untyped-def]
+    """Where the registration form goes when the browser runs no JavaScript: the ceremony needs
+    the browser's WebAuthn API, so say so (the form posts, so nothing lands in the URL)."""
+    return _security_page(_("JavaScript is required to register a security key or passkey. "
+                            "Turn it on in your browser and try again."))
+
+
 @bp.post("/register/options")
 @p.require(p.ACCOUNT_SELF_MANAGE)
 def register_options():  # type: ignore[no-untyped-def]
+    # A challenge from an earlier request must not survive a refused re-authentication.
+    session.pop(CHALLENGE_KEY, None)
+    # ASVS 7.5.1: the password again before a factor is added, as for removal (audited,
+    # throttled). The challenge is only issued after it, and verify needs the challenge.
+    form = _reauth_form(_body())
+    if not _reauthenticated(form):
+        return _error(form.current.errors[0] if form.current.errors else _("Enter your current password."),
+                      field="current")
     handle = webauthn_mfa.user_handle(current_user, current_app.config["SECRET_KEY"])
     options, challenge = webauthn_mfa.registration_options(db.session, current_user, _rp(), handle)
     _remember("register", current_user.id, challenge)
