@@ -13,7 +13,7 @@ from cooperation.caselaw.models import CaselawItem, CaselawReaderState
 from cooperation.caselaw.taxonomy import ItemKind, Language
 from cooperation.db import utcnow
 from cooperation.extensions import db
-from tests.functional.caselaw_support import ACTOR, draft, explainer, guidance, publish, published, second_editor
+from tests.functional.caselaw_support import ACTOR, draft, explainer, publish, published, second_editor
 
 
 def test_stable_urls_per_kind(client, auth, users):

@@ -88,7 +88,7 @@ def test_upload_checks_type_size_and_content_and_keeps_the_draft(app, client, au
     assert disguised.status_code == 422 and "not a valid PDF document" in disguised.get_json()["error"]
     fake_docx = upload("law.docx", PDF)
     assert fake_docx.status_code == 422
-    too_big = upload("big.txt", b"a" * (20 * 1024 * 1024 + 1))
+    too_big = _large_upload(client, csrf, qs["Q8"].id, b"a" * (20 * 1024 * 1024 + 1))
     assert too_big.status_code in (413, 422) and "20 MiB" in too_big.get_json()["error"]
     assert db.session.scalar(select(func.count()).select_from(StoredFile)) == 0
     assert db.session.scalar(select(Answer.value).where(Answer.question_id == qs["Q1"].id)) == "Ministry"
@@ -116,6 +116,22 @@ def test_upload_checks_type_size_and_content_and_keeps_the_draft(app, client, au
     auth.logout()
     auth.login(users["member_sn"])
     assert client.get(f"/questionnaires/files/{stored[-1].id}").status_code == 404
+
+
+def _large_upload(client, csrf: str, question_id: int, data: bytes):  # type: ignore[no-untyped-def]
+    """Werkzeug's test client spools a large body to a temporary file it never closes: build
+    the environ here and close it (a test-client artefact, not the application's)."""
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path=f"/questionnaires/api/answers/{question_id}/file", method="POST",
+                             data={"file": (io.BytesIO(data), "big.txt"), "version": "0"},
+                             headers={"X-CSRFToken": csrf, "Accept": "application/json"})
+    environ = builder.get_environ()
+    try:
+        return client.open(environ)
+    finally:
+        environ["wsgi.input"].close()
+        builder.close()
 
 
 def test_form_without_javascript_saves_the_rest_when_one_answer_is_refused(app, client, auth, users):

@@ -67,8 +67,8 @@ class DurablePostgres(PostgresServer):
                   "-w", "-t", "60", "start", "-o", self._options())
 
     def restart_fast(self) -> None:
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "-t", "60",
-                  "restart", "-o", self._options())
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.tmp / "log"),
+                  "-m", "fast", "-w", "-t", "60", "restart", "-o", self._options())
 
     def postmaster_pid(self) -> int:
         return int((self.datadir / "postmaster.pid").read_text().splitlines()[0])
@@ -76,19 +76,39 @@ class DurablePostgres(PostgresServer):
     def kill_and_start(self) -> None:
         """SIGKILL the postmaster (a crash), wait for its children to go, start: crash recovery."""
         pid = self.postmaster_pid()
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                   text=True).stdout.split()]
         os.kill(pid, signal.SIGKILL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            # The backends notice the dead postmaster and exit; until then the port is held.
-            if subprocess.run(["pgrep", "-P", str(pid)], capture_output=True).returncode != 0 and \
-                    not _listening(self.port):
-                break
-            time.sleep(0.2)
+        # The backends notice the dead postmaster and exit; a new postmaster cannot start while
+        # they hold the old shared memory. Whatever lingers after 10 s is killed too.
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(c) for c in children):
+            time.sleep(0.1)
+        for child in children:
+            if _alive(child):
+                os.kill(child, signal.SIGKILL)
+        while any(_alive(c) for c in children) or _listening(self.port):
+            time.sleep(0.1)
+        # What a crashed postmaster leaves behind (a host crash would clear /tmp sockets too).
         (self.datadir / "postmaster.pid").unlink(missing_ok=True)
+        (self.tmp / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
+        (self.tmp / f".s.PGSQL.{self.port}").unlink(missing_ok=True)
         self._start()
 
     def log(self) -> str:
         return (self.tmp / "log").read_text(errors="replace")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _listening(port: int) -> bool:

@@ -293,6 +293,26 @@ class Objects:
 EXTRA_MAKERS: dict[str, Callable[[Objects, str, int], Any]] = {}
 
 
+def _published_caselaw_slug(objects: Objects, party_code: str, owner_id: int) -> str:
+    """<slug> of the case-law pages: a published explainer, so readers must get the page."""
+    from datetime import date
+
+    from cooperation.audit.service import Actor
+    from cooperation.caselaw.seed import publish_imported
+    from cooperation.caselaw.services import Content
+    from cooperation.caselaw.taxonomy import ItemKind, Language
+
+    content = Content(title="Matrix explainer", chamber="appeals", decision_date=date(2016, 2, 15),
+                      holding="A holding.")
+    item = publish_imported(db.session, kind=ItemKind.EXPLAINER, language=Language.EN,
+                            slug=f"matrix-item-{next(objects.counter)}", content=content,
+                            actor=Actor.system("test"))
+    return item.slug
+
+
+EXTRA_MAKERS["slug"] = _published_caselaw_slug
+
+
 def _table_for(name: str) -> Any:
     """The table an `<name>_id` argument points at: the target of foreign keys called
     `<name>_id` if the schema has any, else the shortest table whose name contains `name`."""

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from markupsafe import Markup, escape
-from sqlalchemy import Connection, and_, column, exists, extract, func, literal_column, or_, select, text
+from sqlalchemy import Connection, and_, case, column, exists, extract, func, literal_column, or_, select, text
 from sqlalchemy import table as sa_table
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select
@@ -104,6 +104,10 @@ class SearchBackend(Protocol):
         """(fts selectable, item-id column, match condition, score (higher is better), snippet)."""
         ...
 
+    def snippets(self, session: Session, terms: list[str], item_ids: list[int]) -> dict[int, str]:
+        """Highlighted fragments for a page of results only (they are the costly part)."""
+        ...
+
 
 def _clean(value: str) -> str:
     return value.replace(MARK_START, "").replace(MARK_STOP, "")
@@ -134,6 +138,11 @@ class SqliteBackend:
         score = -func.bm25(fts, 10.0, 5.0, 1.0)  # bm25: lower is better
         snippet = func.snippet(fts, -1, MARK_START, MARK_STOP, "…", SNIPPET_WORDS)
         return table, rowid, match, score, snippet
+
+    def snippets(self, session: Session, terms: list[str], item_ids: list[int]) -> dict[int, str]:
+        table, rowid, match, _, snippet = self.ranked(terms)
+        rows = session.execute(select(rowid, snippet).select_from(table).where(match, rowid.in_(item_ids)))
+        return {int(i): s for i, s in rows}
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------------
@@ -170,13 +179,23 @@ class PostgresBackend:
                  document.op("@@")(func.to_tsquery(literal_column(f"'{cfg}'::regconfig"), query_text)))
             for cfg in sorted(set(PG_CONFIGS.values()) | {"simple"})
         ))
-        row_query = func.to_tsquery(config, query_text)
+        # The row's configuration picks one of the constant queries (folded once at planning),
+        # rather than parsing the query again for every matching row.
+        row_query = case(*((config == literal_column(f"'{cfg}'::regconfig"),
+                            func.to_tsquery(literal_column(f"'{cfg}'::regconfig"), query_text))
+                           for cfg in sorted(set(PG_CONFIGS.values()))),
+                         else_=func.to_tsquery(literal_column("'simple'::regconfig"), query_text))
         score = func.ts_rank(document, row_query)
         source = func.concat_ws(" … ", table.c.holding, table.c.body)
         options = (f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords={SNIPPET_WORDS}, "
                    "MinWords=8, MaxFragments=2, FragmentDelimiter=\" … \"")
         snippet = func.ts_headline(config, source, row_query, options)
         return table, item_id, match, score, snippet
+
+    def snippets(self, session: Session, terms: list[str], item_ids: list[int]) -> dict[int, str]:
+        table, item_id, _, _, snippet = self.ranked(terms)
+        rows = session.execute(select(item_id, snippet).select_from(table).where(item_id.in_(item_ids)))
+        return {int(i): s for i, s in rows}
 
 
 def backend_for(session_or_connection: Session | Connection) -> SearchBackend:
@@ -287,13 +306,20 @@ def search(session: Session, query: SearchQuery, now: datetime) -> SearchResults
         return SearchResults([SearchHit(item, version, 0.0, Markup("")) for item, version in rows],
                              total, query)
     backend = backend_for(session)
-    table, item_id, match, score, snippet = backend.ranked(terms)
+    table, item_id, match, score, _ = backend.ranked(terms)
+    # Rank and cut the page first; full rows and snippets (the costly part) for that page only.
+    # (SQLite refuses bm25() next to a window function, hence a separate count.)
     matched = stmt.join(table, item_id == CaselawItem.id).where(match)
+    ranked = (matched.with_only_columns(CaselawItem.id, score.label("score"))
+              .order_by(literal_column("score").desc(), CaselawItem.id.desc())
+              .limit(query.limit).offset(query.offset))
+    page = session.execute(ranked).all()
     total = session.scalar(select(func.count()).select_from(matched.with_only_columns(CaselawItem.id)
                                                             .subquery())) or 0
-    rows = session.execute(
-        matched.add_columns(score.label("score"), snippet.label("snippet"))
-        .order_by(literal_column("score").desc(), CaselawItem.id.desc())
-        .limit(query.limit).offset(query.offset)).all()
-    hits = [SearchHit(item, version, float(s or 0.0), highlight(snip)) for item, version, s, snip in rows]
+    ids = [int(row.id) for row in page]
+    found = {item.id: (item, version) for item, version in session.execute(
+        stmt.where(CaselawItem.id.in_(ids))).all()} if ids else {}
+    snippets = backend.snippets(session, terms, ids) if ids else {}
+    hits = [SearchHit(*found[row.id], float(row.score or 0.0), highlight(snippets.get(row.id)))
+            for row in page if row.id in found]
     return SearchResults(hits, total, query)

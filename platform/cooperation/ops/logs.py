@@ -82,13 +82,25 @@ class TextFormatter(logging.Formatter):
         return text
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stdout is at the time (test runners and servers swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def configure(log_format: str, level: str) -> None:
     """Route the root logger (and with it Flask's, SQLAlchemy's, gunicorn's error log) to
     stdout in the chosen format. Idempotent: several apps in one process share one handler."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_cooperation", False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = _StdoutHandler()
         handler._cooperation = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from cooperation.membership.models import Party, RegionalGroup
 from cooperation.questionnaires import values
@@ -85,8 +85,28 @@ class QuestionStats:
     numbers: dict[str, str] | None = None
 
 
-def question_stats(question: Question, submissions: list[Submission], locale: str) -> QuestionStats:
-    answered = [s.values[question.id] for s in submissions if not values.is_empty(s.values.get(question.id))]
+def load(session: Session, questionnaire_id: int) -> Questionnaire | None:
+    """The questionnaire with its sections, questions, options and conditions in four queries
+    (not one per question)."""
+    return session.scalar(select(Questionnaire).where(Questionnaire.id == questionnaire_id).options(
+        selectinload(Questionnaire.sections),
+        selectinload(Questionnaire.questions).selectinload(Question.options),
+        selectinload(Questionnaire.questions).selectinload(Question.condition_question)))
+
+
+def answers_by_question(submissions: list[Submission]) -> dict[int, list[Any]]:
+    """One pass over the snapshots (which hold only non-empty answers)."""
+    out: dict[int, list[Any]] = {}
+    for submission in submissions:
+        for question_id, value in submission.values.items():
+            out.setdefault(question_id, []).append(value)
+    return out
+
+
+def question_stats(question: Question, submissions: list[Submission], locale: str,
+                   answered: list[Any] | None = None) -> QuestionStats:
+    if answered is None:
+        answered = [s.values[question.id] for s in submissions if not values.is_empty(s.values.get(question.id))]
     stats = QuestionStats(question, len(answered), len(submissions))
     kind = question.qtype
     if kind.can_be_condition:
@@ -113,8 +133,9 @@ def dashboard(session: Session, questionnaire: Questionnaire, group: RegionalGro
     """Per-question statistics, the number of submissions and of States it was sent to."""
     submissions = latest_submissions(session, questionnaire, group)
     sent_to = len(targets(session, questionnaire, group))
-    return ([question_stats(q, submissions, locale) for q in questionnaire.ordered_questions()],
-            len(submissions), sent_to)
+    by_question = answers_by_question(submissions)
+    return ([question_stats(q, submissions, locale, by_question.get(q.id, []))
+             for q in questionnaire.ordered_questions()], len(submissions), sent_to)
 
 
 @dataclass(frozen=True)

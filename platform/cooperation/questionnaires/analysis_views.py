@@ -4,7 +4,6 @@ tables, response rates over time, and the comparison of all States for one quest
 from __future__ import annotations
 
 from flask import abort, render_template, request
-from flask_babel import format_percent
 from flask_babel import gettext as _
 
 from cooperation import permissions as p
@@ -14,7 +13,7 @@ from cooperation.extensions import db
 from cooperation.membership.models import RegionalGroup
 from cooperation.questionnaires import analysis, charts, responses, values
 from cooperation.questionnaires.forms import GroupFilterForm
-from cooperation.questionnaires.models import Question, Questionnaire
+from cooperation.questionnaires.models import Question
 from cooperation.questionnaires.views import bp, locale
 
 
@@ -25,13 +24,15 @@ def _group() -> tuple[GroupFilterForm, RegionalGroup | None, bool]:
 
 
 def _percent(share: float) -> str:
-    return str(format_percent(share, format="#,##0%"))
+    # Whole percentages; French puts a (narrow no-break) space before the sign.
+    number = round(share * 100)
+    return f"{number}\u202f%" if locale().startswith("fr") else f"{number}%"
 
 
 @bp.get("/analysis/<int:questionnaire_id>")
 @p.require(p.QUESTIONNAIRE_ANALYSE)
 def dashboard(questionnaire_id: int):  # type: ignore[no-untyped-def]
-    questionnaire = db.session.get(Questionnaire, questionnaire_id) or abort(404)
+    questionnaire = analysis.load(db.session, questionnaire_id) or abort(404)
     form, group, valid = _group()
     stats, submitted, sent_to = analysis.dashboard(db.session, questionnaire, group, locale())
     chart_for = {}

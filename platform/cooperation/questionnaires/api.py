@@ -13,18 +13,15 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from cooperation import permissions as p
 from cooperation.audit.context import request_actor
 from cooperation.extensions import csrf, db
+from cooperation.questionnaires.uploads import upload_csrf
 from cooperation.questionnaires import files, responses, values
 from cooperation.questionnaires.models import Question, Questionnaire
 from cooperation.questionnaires.views import bp, locale, today, user
 
 JsonReply = tuple[WerkzeugResponse, int]
+UPLOAD_LIMIT = files.MAX_BYTES + 64 * 1024  # the document and the form's few fields
 
 
-def check_csrf_for_upload(limit: int) -> None:
-    """The global CSRF check reads the form before the view runs, under the global 16 MiB
-    limit; upload views are exempted from it and check here after raising the limit."""
-    request.max_content_length = limit
-    csrf.protect()
 
 
 def _error(status: int, message: str, **extra: Any) -> JsonReply:
@@ -89,13 +86,10 @@ def api_save_answer(question_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/answers/<int:question_id>/file")
-@csrf.exempt  # checked below, once the upload's own size limit is set (see check_csrf_for_upload)
+@csrf.exempt
+@upload_csrf(UPLOAD_LIMIT)
 @p.require(p.QUESTIONNAIRE_ANSWER)
 def api_upload(question_id: int):  # type: ignore[no-untyped-def]
-    if request.content_length is not None and request.content_length > files.MAX_BYTES + 64 * 1024:
-        return _error(413, _("The file is larger than 20 MiB. Upload a smaller copy, or a link to the text in a "
-                             "text answer."))
-    check_csrf_for_upload(files.MAX_BYTES + 64 * 1024)
     found = _question(question_id)
     if found is None:
         return _error(404, _("This question does not exist, or you do not have access to it."))

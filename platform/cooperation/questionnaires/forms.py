@@ -132,7 +132,7 @@ class GroupFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    group = Select(_l("Regional group"), choices=group_choices(blank=_l("All regional groups")))
+    group = Select(_l("Regional group"), choices=group_choices(blank=_l("All regional groups")), default="")
 
 
 class CompareForm(FlaskForm):

@@ -346,6 +346,7 @@ def new_edition(session: Session, questionnaire: Questionnaire, *, user: User | 
     sections = {}
     for s in questionnaire.sections:
         sections[s.id] = Section(questionnaire=copy, position=s.position, title_en=s.title_en, title_fr=s.title_fr)
+        session.add(sections[s.id])
     session.flush()
     mapping: dict[int, Question] = {}
     for q in questionnaire.ordered_questions():
@@ -356,6 +357,7 @@ def new_edition(session: Session, questionnaire: Questionnaire, *, user: User | 
                                        label_fr=o.label_fr) for o in q.options])
         if q.condition_question_id in mapping:
             new.condition_question = mapping[q.condition_question_id]
+        session.add(new)
         mapping[q.id] = new
     session.flush()
     record(session, "questionnaire.edition.create", actor, target_type="questionnaire", target_id=copy.id,

@@ -34,6 +34,7 @@ from cooperation.extensions import csrf, db
 from cooperation.membership.models import Party, PartyKind
 from cooperation.membership.services import GROUP_LABELS
 from cooperation.questionnaires import analysis, exports, files, models, responses, values
+from cooperation.questionnaires.uploads import upload_csrf
 from cooperation.questionnaires.forms import TYPE_LABELS, CompareForm, ConfirmForm, ConsentForm
 from cooperation.questionnaires.models import Question, Questionnaire, QuestionType, ResponseStatus
 from cooperation.questionnaires.text import field as loc_field
@@ -143,14 +144,12 @@ def respond(questionnaire_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/<int:questionnaire_id>/response")
-@csrf.exempt  # checked in the view, after raising the size limit for documents
+@csrf.exempt
+@upload_csrf(UPLOAD_REQUEST_LIMIT)
 @p.require(p.QUESTIONNAIRE_ANSWER)
 def save_all(questionnaire_id: int):  # type: ignore[no-untyped-def]
     """The form without JavaScript: saves every changed answer; a refused answer (or document)
     is reported next to its question and the others are still saved."""
-    from cooperation.questionnaires.api import check_csrf_for_upload
-
-    check_csrf_for_upload(UPLOAD_REQUEST_LIMIT)
     questionnaire = _state_questionnaire(questionnaire_id)
     party, actor = user().party, request_actor()
     response = responses.response_of(db.session, questionnaire, party)
@@ -308,13 +307,14 @@ def view_response(questionnaire_id: int, code: str):  # type: ignore[no-untyped-
 @p.require(p.QUESTIONNAIRE_VIEW)
 def compare(questionnaire_id: int, code: str):  # type: ignore[no-untyped-def]
     access = _access(questionnaire_id, code)
-    if not access.draft_visible or access.response is None:
-        abort(404)
+    if not access.draft_visible:
+        abort(404)  # other States see only the latest submission, never the history
     form = CompareForm(request.args)
-    revisions = {r.number: r for r in access.response.revisions}
+    history = access.response.revisions if access.response else []
+    revisions = {r.number: r for r in history}
     if not form.validate() or form.a.data not in revisions or form.b.data not in revisions:
         return render_template("questionnaires/response_view.html", access=access, revision=None,
-                               revisions=access.response.revisions, data={}, ordered=[], visible=set(),
+                               revisions=history, data={}, ordered=[], visible=set(),
                                file_names={}, display=lambda q, v: "", names={}, compare=form,
                                compare_error=_("Choose two revisions of this response.")), 400
     a, b = revisions[form.a.data], revisions[form.b.data]
@@ -331,7 +331,7 @@ def compare(questionnaire_id: int, code: str):  # type: ignore[no-untyped-def]
 def _export_rows(questionnaire_id: int) -> tuple[Questionnaire, list[exports.ExportRow], dict[int, str]]:
     """Analysts: every State's latest submission. A State: its own response as it is now."""
     if responses.is_analyst(user()):
-        questionnaire = db.session.get(Questionnaire, questionnaire_id)
+        questionnaire = analysis.load(db.session, questionnaire_id)
         if questionnaire is None:
             abort(404)
         statuses = analysis.response_statuses(db.session, questionnaire)
