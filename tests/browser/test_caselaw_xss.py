@@ -127,3 +127,43 @@ def test_the_trap_fires_when_a_payload_gets_through(page: Page, accounts: Accoun
     # The CSP blocks the inline handler, but the DOM check still sees the element and attribute.
     assert "img[onerror]" in page.evaluate(EXECUTABLE)
     assert dialogs == []
+
+
+def test_caselaw_pages_are_accessible_and_respect_the_csp(new_context, accounts: Accounts, live_server):
+    """Every screen of the section (readers' and editors'), with demo content: WCAG 2.1 AA by
+    axe-core, and no CSP violation or script error in an ordinary (policy-enforcing) context."""
+    from tests.browser.checks import PageMonitor, assert_accessible
+
+    def seed_demo() -> int:
+        from cooperation.caselaw import seed
+        from cooperation.caselaw.models import CaselawItem
+        from cooperation.extensions import db
+
+        seed.run(db.session)
+        db.session.flush()
+        return db.session.scalar(db.select(CaselawItem.id).where(
+            CaselawItem.slug == "freezing-no-link-between-crime-and-assets"))
+
+    item_id = accounts.run(seed_demo)
+    editor = accounts.for_role("editor")
+    paths = ["/caselaw", "/caselaw?q=freezing", "/caselaw/freezing-no-link-between-crime-and-assets",
+             "/caselaw/gel-des-avoirs-aucun-lien-requis", "/guidance/executing-a-freezing-request",
+             "/caselaw/articles", "/caselaw/chambers", "/caselaw/years", "/caselaw/feed-token",
+             "/editor/caselaw", "/editor/caselaw/new?kind=explainer", "/editor/caselaw/new?kind=guidance",
+             f"/editor/caselaw/{item_id}", f"/editor/caselaw/{item_id}/edit", f"/editor/caselaw/{item_id}/history"]
+    axe_page = new_context(bypass_csp=True).new_page()
+    Navigator(axe_page).sign_in(editor.email, editor.password, accounts.totp_code(editor))
+    for path in paths:
+        response = axe_page.goto(path)
+        assert response is not None and response.ok, path
+        assert_accessible(axe_page)
+    context = new_context()
+    monitor = PageMonitor(origin=live_server.url).attach(context)
+    csp_page = context.new_page()
+    Navigator(csp_page).sign_in(editor.email, editor.password, accounts.totp_code(editor))
+    problems = []
+    for path in paths:
+        csp_page.goto(path)
+        problems += [f"{path}: {p}" for p in monitor.problems_on(csp_page)]
+        monitor.reset()
+    assert problems == []

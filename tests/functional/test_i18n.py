@@ -70,8 +70,10 @@ def party_names(attribute: str) -> list[str]:
     return sorted(names, key=len, reverse=True)
 
 
-def assert_french(page: str) -> None:
+def assert_french(page: str, data: tuple[str, ...] = ()) -> None:
     assert '<html lang="fr">' in page
+    for text in data:  # content typed by users, in both languages
+        page = page.replace(text, "")
     # Names of States and organisations are data (checked in their own test below): an English
     # organisation name such as "Secretariat of the Assembly of States Parties" is not a
     # missing translation of the interface.
@@ -81,8 +83,10 @@ def assert_french(page: str) -> None:
     assert not english, f"English text on a French page: {english}"
 
 
-def assert_english(page: str) -> None:
+def assert_english(page: str, data: tuple[str, ...] = ()) -> None:
     assert '<html lang="en">' in page
+    for text in data:
+        page = page.replace(text, "")
     for name in party_names("name_fr"):
         page = page.replace(name, "")
     french = [fr for _, fr in _pairs() if fr in page]
@@ -255,3 +259,23 @@ def test_catalogue_is_used_outside_requests(app, locale, expected):
 
     with app.test_request_context("/"), force_locale(locale):
         assert gettext("Sign in") == expected
+
+
+@pytest.mark.parametrize("locale, check", [("fr", assert_french), ("en", assert_english)])
+def test_questionnaire_pages_in_one_language(app, client, auth, users, locale, check):
+    from tests.functional.questionnaire_fixtures import build
+
+    q = build(app)
+    # The fixture's questionnaire title happens to equal a case-law topic of the catalogue.
+    data = ("National procedures", "Procédures nationales")
+    pages = {"focal_nl": ["/questionnaires/", f"/questionnaires/{q.id}/response",
+                          f"/questionnaires/{q.id}/states/NLD"],
+             "admin": [f"/questionnaires/manage/{q.id}", f"/questionnaires/manage/{q.id}/tracking",
+                       f"/questionnaires/analysis/{q.id}"]}
+    for name, paths in pages.items():
+        users[name].locale = locale
+        db.session.commit()
+        auth.login(users[name])
+        for path in paths:
+            check(text_of(client.get(path, headers=EN if locale == "fr" else FR)), data)
+        auth.logout()

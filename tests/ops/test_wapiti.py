@@ -51,6 +51,17 @@ def test_wapiti_finds_nothing_of_medium_severity_or_above(ops_stack: Stack) -> N
                 for category, items in data.get(section, {}).items() for item in items
                 if int(item.get("level") or 0) >= MEDIUM]
     assert findings == [], json.dumps(findings, indent=1)[:4000]
-    # The scan really ran signed in and crawled the platform, not just the sign-in page.
-    crawled = data.get("infos", {}).get("crawled_pages_nbr") or len(data.get("infos", {}).get("crawled_pages", []))
-    assert crawled is None or int(crawled) > 5, data.get("infos")
+    # The scan really ran signed in and crawled the platform, not just the sign-in page: the
+    # instances logged many distinct paths for this user.
+    user_id = ops_stack.accounts["jpn"].user_id
+    paths = {line["path"] for app in ops_stack.apps for line in map(_json, app.log().splitlines())
+             if line and line.get("logger") == "cooperation.request" and line.get("user_id") == user_id}
+    assert len(paths) > 10, sorted(paths)
+
+
+def _json(line: str) -> dict | None:  # type: ignore[type-arg]
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
