@@ -46,6 +46,7 @@ logger_class = "cooperation.ops.accesslog.JsonAccessLogger"
 # Prometheus: workers are processes; their samples are summed through files in this directory.
 _metrics_dir = os.environ.setdefault(
     "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cooperation-metrics-"))
+Path(_metrics_dir).mkdir(parents=True, exist_ok=True, mode=0o700)  # also for --check-config
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]

@@ -8,20 +8,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from cooperation.db import utcnow
+from cooperation.spreadsheets import neutralise
 from cooperation_directory.models import ContactPoint
 
 HEADER = ("state_code", "state", "regional_group", "topic", "authority", "person_name", "position",
           "email", "phone", "working_languages", "secure_channel", "urgent_phone", "urgent_email",
           "urgent_hours", "notes", "last_confirmed", "to_be_confirmed")
-
-# Cells that a spreadsheet would read as a formula (OWASP "CSV injection"; ASVS 1.2.10).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
 
 def row(contact: ContactPoint, locale: str, now: datetime) -> list[str]:
     party = contact.party

@@ -277,5 +277,33 @@ def test_questionnaire_pages_in_one_language(app, client, auth, users, locale, c
         db.session.commit()
         auth.login(users[name])
         for path in paths:
-            check(text_of(client.get(path, headers=EN if locale == "fr" else FR)), data)
+            page = text_of(client.get(path, headers=EN if locale == "fr" else FR))
+            check(page, data)
+            if path.endswith("/response"):  # the bilingual content follows the interface
+                assert ("Enregistrer les réponses" if locale == "fr" else "Save answers") in page
+                assert ("Autorité centrale" if locale == "fr" else "Central authority") in page
         auth.logout()
+
+
+@pytest.mark.parametrize("locale, check", [("fr", assert_french), ("en", assert_english)])
+def test_case_law_pages_in_one_language(app, client, auth, users, locale, check):
+    from tests.functional.caselaw_support import published, second_editor
+
+    editor, approver = users["editor"], second_editor()
+    item = published(editor, approver, "freezing-no-link")
+    db.session.commit()
+    pages = {"member_nl": ["/caselaw", f"/caselaw/{item.slug}", "/caselaw/articles"],
+             "editor": [f"/editor/caselaw/{item.id}", f"/editor/caselaw/{item.id}/history",
+                        f"/editor/caselaw/{item.id}/edit"]}
+    for name, paths in pages.items():
+        users[name].locale = locale
+        db.session.commit()
+        auth.login(users[name])
+        for path in paths:
+            check(text_of(client.get(path, headers=EN if locale == "fr" else FR)))
+        auth.logout()
+    users["member_nl"].locale = "fr"
+    db.session.commit()
+    auth.login(users["member_nl"])
+    page = text_of(client.get(f"/caselaw/{item.slug}"))
+    assert "Ce que la Cour a décidé" in page and "Chambre d'appel" in page

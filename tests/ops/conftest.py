@@ -63,6 +63,28 @@ class Stack:
         finally:
             engine.dispose()
 
+    def wait_ready(self, timeout: float = 40.0) -> None:
+        """Until nginx reaches every running instance again: after a kill or a stop, nginx
+        keeps an upstream out for fail_timeout (10 s), answering 502 or using the others."""
+        deadline = time.time() + timeout
+        running = [a for a in self.apps if a.proc is not None and a.proc.poll() is None]
+        seen: set[int] = set()
+        ids: list[str] = []
+        with httpx.Client(base_url=self.nginx.url, verify=self.nginx.ssl_context(), timeout=5) as client:
+            while True:
+                try:
+                    response = client.get("/readyz")
+                    if response.status_code == 200:
+                        ids.append(response.headers["X-Request-ID"])
+                except httpx.TransportError:
+                    pass
+                if len(ids) % 4 == 0 and ids:
+                    seen = {a.port for a in running if any(rid in a.log() for rid in ids[-20:])}
+                    if seen == {a.port for a in running}:
+                        return
+                assert time.time() < deadline, f"nginx did not reach every instance again: {seen}"
+                time.sleep(0.25)
+
     def browser(self) -> Browser:
         return Browser(self.nginx.url, self.nginx.ssl_context(), self.scalar)
 
@@ -166,7 +188,10 @@ def ops_stack(mailbox: Mailbox) -> Iterator[Stack]:
     accounts = {code.lower(): Account(f"focal-{code.lower()}@ops.test", "", code) for code in FOCAL_STATES}
     prepare_schema(env, accounts)
     apps = [AppInstance(free_port(), env, workdir) for _ in range(2)]
-    nginx = Nginx(workdir / "nginx", [a.port for a in apps], https_port=nginx_port)
+    # One test client signs in ~15 times within minutes from one address: the shipped per-address
+    # sign-in rate (20/min) would answer 429 (as it should for a real client).
+    nginx = Nginx(workdir / "nginx", [a.port for a in apps], https_port=nginx_port,
+                  rate_overrides={"cooperation_login": "300r/m"})
     stack = Stack(pg, url, env, apps, nginx, workdir, accounts)
     try:
         for a in apps:

@@ -100,6 +100,7 @@ def test_sigkill_of_the_application_mid_write_loses_no_acknowledged_record(ops_s
     label = f"Crash{uuid.uuid4().hex[:6]}"
     rounds = 4
     writers = Writers(ops_stack, ["ITA", "ESP", "KEN"], label)
+    ops_stack.wait_ready()
     with writers.running():
         for _ in range(rounds):
             time.sleep(random.uniform(0.8, 1.6))
@@ -110,6 +111,7 @@ def test_sigkill_of_the_application_mid_write_loses_no_acknowledged_record(ops_s
                 app.start()
             assert before > 0
         time.sleep(1.0)
+    ops_stack.wait_ready()
     assert writers.failed > 0, "the kills never interrupted a request"
     stored = check_invariants(ops_stack, label, writers.acknowledged)
     assert stored >= len(writers.acknowledged) > rounds
@@ -119,6 +121,7 @@ def test_database_restart_and_sigkill_under_load_need_no_application_restart(ops
     label = f"PgFault{uuid.uuid4().hex[:6]}"
     starts = [app.starts for app in ops_stack.apps]
     writers = Writers(ops_stack, ["ARG", "CAN", "AUS"], label)
+    ops_stack.wait_ready()
     with writers.running():
         time.sleep(1.5)
         ops_stack.pg.restart_fast()
@@ -129,6 +132,7 @@ def test_database_restart_and_sigkill_under_load_need_no_application_restart(ops
         while len(writers.acknowledged) < recovered_at + 10 and time.time() < deadline:
             time.sleep(0.2)
     assert len(writers.acknowledged) >= recovered_at + 10, "writes did not resume after the crash"
+    ops_stack.wait_ready()
     # The application processes were never restarted, and still serve.
     assert [app.starts for app in ops_stack.apps] == starts
     assert all(app.proc is not None and app.proc.poll() is None for app in ops_stack.apps)

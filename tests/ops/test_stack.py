@@ -88,6 +88,7 @@ def test_a_session_started_on_one_instance_works_on_the_other(ops_stack: Stack) 
         browser.login(ops_stack.accounts["nld"])
         second.start()
         first.stop()  # then continue through the second instance only
+        ops_stack.wait_ready()  # nginx tries the second again (it was marked down meanwhile)
         response = browser.get("/account")
         assert response.status_code == 200 and ops_stack.accounts["nld"].email in response.text
         assert served_by(ops_stack, response.headers["X-Request-ID"]) == [second.port]
@@ -95,9 +96,11 @@ def test_a_session_started_on_one_instance_works_on_the_other(ops_stack: Stack) 
         if first.proc is None or first.proc.poll() is not None:
             first.start()
         browser.close()
+        ops_stack.wait_ready()
 
 
 def test_a_limit_of_five_allows_five_in_total_across_instances(ops_stack: Stack) -> None:
+    ops_stack.wait_ready()
     browser = ops_stack.browser()
     try:
         browser.login(ops_stack.accounts["sen"])

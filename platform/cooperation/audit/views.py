@@ -21,6 +21,7 @@ from cooperation.audit import service
 from cooperation.audit.context import request_actor
 from cooperation.audit.models import AuditEvent
 from cooperation.extensions import db
+from cooperation.spreadsheets import neutralise
 
 bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 PAGE_SIZE = 50
@@ -75,12 +76,6 @@ def index():  # type: ignore[no-untyped-def]
                            next_before=events[-1].seq if len(events) == PAGE_SIZE else None)
 
 
-def _csv_cell(value: object) -> str:
-    """Neutralise spreadsheet formulas in exported cells (ASVS 1.2.10)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.get("/export.csv")
 @p.require(p.AUDIT_READ)
 def export_csv():  # type: ignore[no-untyped-def]
@@ -104,7 +99,7 @@ def export_csv():  # type: ignore[no-untyped-def]
         # transaction holding the server-side cursor ("cursor does not exist").
         with Session(db.engine) as export_session:
             for e in export_session.scalars(stmt.execution_options(yield_per=1000)):
-                writer.writerow([e.seq, e.created_at.isoformat(), *map(_csv_cell, (
+                writer.writerow([e.seq, e.created_at.isoformat(), *map(neutralise, (
                     e.action, e.outcome, e.actor_label, e.party_code, e.ip_address, e.target_type,
                     e.target_id, e.details)), e.prev_hash, e.entry_hash])
                 yield buffer.getvalue()

@@ -16,14 +16,9 @@ from openpyxl.cell import WriteOnlyCell
 from cooperation.membership.models import Party
 from cooperation.questionnaires import values
 from cooperation.questionnaires.models import Question, Questionnaire
+from cooperation.spreadsheets import neutralise
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 FIXED_COLUMNS = ("state_code", "state", "regional_group", "status", "submitted_at", "revision")
-
-
-def neutralise(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 @dataclass(frozen=True)
