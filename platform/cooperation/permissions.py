@@ -50,6 +50,10 @@ AUDIT_READ = Permission("core:audit:read", "Read, filter and export the audit lo
 PARTIES_READ = Permission("core:parties:read", "See the list of States Parties and organisations")
 CASELAW_READ = Permission("core:caselaw:read", "Read published case-law explainers and guidance notes")
 CASELAW_EDIT = Permission("core:caselaw:edit", "Write, review and publish case-law explainers and guidance")
+# -- end-to-end encrypted threads (cooperation/threads): the server relays ciphertext only ------
+THREADS_PARTICIPATE = Permission("core:threads:participate",
+                                 "Take part in end-to-end encrypted threads (ciphertext only on the server)")
+KEYS_PUBLISH = Permission("core:keys:publish", "Publish one's own device and identity public keys")
 
 # -- questionnaires (national procedures for executing the Court's requests) -------------------
 QUESTIONNAIRE_ANSWER = Permission("questionnaires:response:answer", "Draft one's own State's responses")
@@ -77,21 +81,25 @@ CORE_PERMISSIONS: tuple[Permission, ...] = (
     QUESTIONNAIRE_PROFILE_READ,
     CASELAW_READ,
     CASELAW_EDIT,
+    THREADS_PARTICIPATE,
+    KEYS_PUBLISH,
 )
 
 _EVERYONE = {ACCOUNT_SELF_MANAGE.name, DASHBOARD_VIEW.name, PARTIES_READ.name,
-             QUESTIONNAIRE_PROFILE_READ.name, CASELAW_READ.name}
+             QUESTIONNAIRE_PROFILE_READ.name, CASELAW_READ.name, KEYS_PUBLISH.name}
+# The Secretariat administrator administers accounts but never reads threads.
+_THREADS = {THREADS_PARTICIPATE.name}
 _STATE_QUESTIONNAIRES = {QUESTIONNAIRE_ANSWER.name, QUESTIONNAIRE_VIEW.name}
 _QUESTIONNAIRE_ANALYSTS = {QUESTIONNAIRE_MANAGE.name, QUESTIONNAIRE_ANALYSE.name, QUESTIONNAIRE_VIEW.name}
 
 # Role -> permissions, in one place. Plugins add their own (see grant()).
 ROLE_PERMISSIONS: dict[Role, set[str]] = {
-    Role.STATE_MEMBER: _EVERYONE | _STATE_QUESTIONNAIRES,
+    Role.STATE_MEMBER: _EVERYONE | _STATE_QUESTIONNAIRES | _THREADS,
     Role.STATE_FOCAL_POINT: _EVERYONE | {STATE_USERS_MANAGE.name, QUESTIONNAIRE_SUBMIT.name}
-    | _STATE_QUESTIONNAIRES,
+    | _STATE_QUESTIONNAIRES | _THREADS,
     Role.SECRETARIAT_ADMIN: _EVERYONE | {MEMBERSHIP_ADMIN.name, AUDIT_READ.name} | _QUESTIONNAIRE_ANALYSTS,
-    Role.REGISTRY_EDITOR: _EVERYONE | _QUESTIONNAIRE_ANALYSTS | {CASELAW_EDIT.name},
-    Role.COURT_MEMBER: set(_EVERYONE),
+    Role.REGISTRY_EDITOR: _EVERYONE | _QUESTIONNAIRE_ANALYSTS | {CASELAW_EDIT.name} | _THREADS,
+    Role.COURT_MEMBER: _EVERYONE | _THREADS,
 }
 
 

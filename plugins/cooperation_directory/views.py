@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -232,5 +233,6 @@ def confirm(code: str):  # type: ignore[no-untyped-def]
     except services.NotAllowed:
         db.session.rollback()
         abort(404)
-    flash(_("Thank you: %(count)d entries are confirmed as current.", count=count), "success")
+    flash(ngettext("Thank you: %(num)d entry is confirmed as current.",
+                   "Thank you: %(num)d entries are confirmed as current.", count), "success")
     return redirect(url_for("directory.state", code=party.code))

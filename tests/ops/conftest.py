@@ -17,6 +17,7 @@ import pyotp
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.conftest import skip_unless_ci
 from tests.mailbox import Mailbox
 from tests.ops.stack import PASSWORD, AppInstance, DurablePostgres, Nginx, free_port
 
@@ -179,7 +180,7 @@ def stack_env(database_url: str, nginx_port: int, mailbox: Mailbox, instance: Pa
 @pytest.fixture(scope="session")
 def ops_stack(mailbox: Mailbox) -> Iterator[Stack]:
     if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (bash deploy/dev/test.sh installs it)")
+        skip_unless_ci("nginx is not installed (bash deploy/dev/test.sh installs it)")
     workdir = Path(tempfile.mkdtemp(prefix="coop-ops-"))
     pg = DurablePostgres().start()
     nginx_port = free_port()

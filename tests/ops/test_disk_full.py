@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.conftest import skip_unless_ci
 from tests.mailbox import Mailbox
 from tests.ops.conftest import Account, Browser, prepare_schema
 from tests.ops.stack import VENV_BIN, AppInstance, free_port
@@ -31,12 +32,12 @@ BALLAST_BYTES = 512 * 1024
 @pytest.fixture
 def small_disk() -> Iterator[Path]:
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; run the ops tests as root (CI does)")
+        skip_unless_ci("mounting a tmpfs needs root; run the ops tests as root (CI does)")
     mountpoint = Path(tempfile.mkdtemp(prefix="coop-full-"))
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m,mode=0700", "tmpfs", str(mountpoint)],
                              capture_output=True, text=True, check=False)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+        skip_unless_ci(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
         yield mountpoint
     finally:

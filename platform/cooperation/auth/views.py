@@ -8,6 +8,7 @@ import time
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 
 from cooperation import permissions as p
@@ -105,8 +106,9 @@ def second_factor():  # type: ignore[no-untyped-def]
         else:
             finish_login(user, result.method)
             if result.recovery_codes_left is not None:
-                flash(_("You used a recovery code; %(n)d remain. Create new ones if you are running out.",
-                        n=result.recovery_codes_left), "warning")
+                flash(ngettext("You used a recovery code; %(num)d remains. Create new ones if you are running out.",
+                                "You used a recovery code; %(num)d remain. Create new ones if you are running out.",
+                        result.recovery_codes_left), "warning")
             return redirect(_after_login_target(user))
     return render_template("auth/second_factor.html", user=user, totp_form=totp_form,
                            recovery_form=recovery_form, error=error, require_key=require_key,

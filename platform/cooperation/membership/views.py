@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -142,7 +143,8 @@ def edit_state(party_id: int):  # type: ignore[no-untyped-def]
         else:
             message = _("%(name)s was saved.", name=party.name(current_locale()))
             if ended:
-                message += " " + _("%(n)d open sessions of its users were ended.", n=ended)
+                message += " " + ngettext("%(num)d open session of its users was ended.",
+                                          "%(num)d open sessions of its users were ended.", ended)
             flash(message, "success")
             return redirect(url_for("membership.admin_index"))
     return _render("membership/state_form.html", _bad_request(), form=form, party=party)

@@ -1,0 +1,106 @@
+"""Structure checks of TEK1 message envelopes (research note B.7). The server cannot decrypt;
+it refuses anything that is not a well-formed, signed envelope (SecureDrop's "NotEncrypted"
+posture: plaintext posted by a broken client never gets stored).
+
+    header = "TEK1" | u8 suite=1 | u8 type | thread_id[16] | u32 epoch | head_hash[32]
+             | msg_id[16] | sender_user[16] | sender_device[16] | u64 client_ts_ms | nonce[12]
+    stored = header | ct | sig[64]
+    sig    = Ed25519(dev_sig, "TEK1/msg-sig" | SHA-256(header | ct))
+
+The ciphertext is the padded body plus the 16-byte GCM tag; padded bodies come in buckets of
+256 bytes below 4 KiB, and in powers of two above.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+MAGIC = b"TEK1"
+SUITE_CLASSICAL = 1
+SUITES = frozenset({SUITE_CLASSICAL})
+MESSAGE_TYPES = frozenset({1, 2, 3})  # message, edit/redaction, reaction (all opaque inside)
+_HEADER = struct.Struct(">4sBB16sI32s16s16s16sQ12s")
+HEADER_SIZE = _HEADER.size  # 126
+TAG_SIZE = 16
+SIG_SIZE = 64
+SIG_LABEL = b"TEK1/msg-sig"
+MIN_BUCKET = 256
+SMALL_LIMIT = 4096
+MAX_ENVELOPE = 1 << 24  # 16 MiB: messages are small, attachments travel as TAF1 parts
+
+
+class EnvelopeError(ValueError):
+    """The bytes are not a valid TEK1 envelope; the message says which rule failed."""
+
+
+@dataclass(frozen=True)
+class Header:
+    suite: int
+    type: int
+    thread_id: bytes
+    epoch: int
+    head_hash: bytes
+    msg_id: bytes
+    sender_user: bytes
+    sender_device: bytes
+    client_ts_ms: int
+    nonce: bytes
+
+
+@dataclass(frozen=True)
+class Envelope:
+    header: Header
+    signed_part: bytes  # header | ct
+    ciphertext_size: int
+    signature: bytes
+
+
+def user_ref(user_id: int) -> bytes:
+    """A platform user id as the 16-byte field of headers (u128, big-endian)."""
+    return user_id.to_bytes(16, "big")
+
+
+def valid_padded_size(body_size: int) -> bool:
+    if body_size < MIN_BUCKET:
+        return False
+    if body_size < SMALL_LIMIT:
+        return body_size % MIN_BUCKET == 0
+    return body_size & (body_size - 1) == 0
+
+
+def parse(data: bytes) -> Envelope:
+    if len(data) > MAX_ENVELOPE:
+        raise EnvelopeError("the envelope is larger than 16 MiB")
+    if len(data) < HEADER_SIZE + TAG_SIZE + MIN_BUCKET + SIG_SIZE:
+        raise EnvelopeError("the envelope is too short to hold a header, a padded body and a signature")
+    fields = _HEADER.unpack_from(data)
+    if fields[0] != MAGIC:
+        raise EnvelopeError("the envelope does not start with TEK1 (not encrypted?)")
+    header = Header(*fields[1:])
+    if header.suite not in SUITES:
+        raise EnvelopeError(f"unknown cipher suite {header.suite}")
+    if header.type not in MESSAGE_TYPES:
+        raise EnvelopeError(f"unknown message type {header.type}")
+    ct_size = len(data) - HEADER_SIZE - SIG_SIZE
+    if not valid_padded_size(ct_size - TAG_SIZE):
+        raise EnvelopeError("the ciphertext length is not a padded bucket size")
+    return Envelope(header=header, signed_part=data[:-SIG_SIZE], ciphertext_size=ct_size,
+                    signature=data[-SIG_SIZE:])
+
+
+def signature_input(signed_part: bytes) -> bytes:
+    return SIG_LABEL + hashlib.sha256(signed_part).digest()
+
+
+def verify_signature(envelope: Envelope, sig_public: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(sig_public).verify(envelope.signature,
+                                                              signature_input(envelope.signed_part))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
