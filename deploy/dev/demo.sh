@@ -13,4 +13,5 @@ python3 -m venv .venv
 echo
 echo "Serving the demo at  http://127.0.0.1:${PORT}/   (Ctrl-C to stop)"
 echo "Invitation and other mails are printed in this terminal."
-exec .venv/bin/flask --app cooperation run --host 127.0.0.1 --port "${PORT}"
+# gunicorn (the production server) with two workers; sessions and limits live in the database.
+exec .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:${PORT}" "cooperation:create_app()"

@@ -94,6 +94,11 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     csrf.init_app(app)
+    from cooperation import oauth
+
+    # OAuth device flow and bearer tokens on /api/; its CSRF check (cookie requests only)
+    # takes the place of Flask-WTF's, at the same point in the before-request order.
+    oauth.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -126,6 +131,11 @@ def _register_core(app: Flask) -> None:
 
     app.register_blueprint(caselaw_bp)
     app.register_blueprint(questionnaires_bp)
+    from cooperation.threads.api import bp as threads_api_bp
+    from cooperation.threads.cli import threads_cli
+
+    app.register_blueprint(threads_api_bp)  # JSON errors: its own handlers and errors.py for /api/
+    app.cli.add_command(threads_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(questionnaires_cli)
     register_cli(app)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -121,7 +121,20 @@ def has_permission(permission: Permission | str, user: Any = None) -> bool:
     user = current_user if user is None else user
     if not getattr(user, "is_authenticated", False):
         return False
-    return str(permission) in permissions_for(user.role)
+    name = str(permission)
+    return name in permissions_for(user.role) and _token_covers(name, user)
+
+
+def _token_covers(name: str, user: Any) -> bool:
+    """A request authenticated by an OAuth bearer token may use only what the token's scopes
+    cover (cooperation/oauth/bearer.py keeps them on `g`); cookie sessions are not narrowed."""
+    if not has_request_context():
+        return True
+    _ = current_user.is_authenticated  # make sure the request's user (and token) is loaded
+    access = g.get("oauth_access")
+    if access is None or access.user_id != getattr(user, "id", None):
+        return True
+    return name in access.permissions
 
 
 # -- view guards -----------------------------------------------------------------------------

@@ -104,7 +104,7 @@ def test_migrations_build_exactly_the_models(fresh_app):
 
 def test_one_head_per_branch(fresh_app):
     script = ScriptDirectory.from_config(alembic_config(fresh_app))
-    expected = {"core", "questionnaires"} | {
+    expected = {"core", "questionnaires", "oauth"} | {
         name for name, plugin in fresh_app.extensions["cooperation.plugins"].plugins.items()
         if (plugin.migrations_dir / "versions").is_dir()}
     branch_of_head = []

@@ -22,6 +22,13 @@ PUBLIC_ENDPOINTS = {
     # Feed readers cannot sign in: the Atom feed checks its own per-user token (hashed,
     # revocable, dead with a suspended account) and answers 404 without a valid one.
     "caselaw.feed",
+    # OAuth 2.0 endpoints called by the Python client, which has no session: form posts that
+    # authenticate by client id plus a device code (RFC 8628) or a token (RFC 6749/7009), carry no
+    # cookie authority (CSRF-exempt) and answer RFC error codes. The device-authorization endpoint
+    # is rate-limited per address; approving a device needs a full sign-in (oauth.verify).
+    "oauth.device_authorization",
+    "oauth.token",
+    "oauth.revoke",
 }
 
 # Any signed-in user, whatever the role (no permission needed).

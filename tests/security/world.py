@@ -42,6 +42,9 @@ METHODS = ("GET", "POST")
 # change something (see cross_state_applies).
 PRIVATE_ARGS_SUFFIX = ("_id", "id_hash", "token")
 READ_ACTIONS = ("read", "view")
+# POST endpoints without a CSRF check, on purpose: the OAuth endpoints of the Python client
+# (no cookie, authenticated by client id + device code or token; see cooperation/oauth/views.py).
+CSRF_EXEMPT_ENDPOINTS = frozenset({"oauth.device_authorization", "oauth.token", "oauth.revoke"})
 
 
 @dataclass
@@ -311,6 +314,25 @@ def _published_caselaw_slug(objects: Objects, party_code: str, owner_id: int) ->
 
 
 EXTRA_MAKERS["slug"] = _published_caselaw_slug
+
+
+def _live_api_grant(objects: Objects, party_code: str, owner_id: int) -> int:
+    """<grant_id> of "revoke an API token": a live grant of the owner (another user: 404)."""
+    from datetime import timedelta
+
+    from cooperation.audit.service import Actor
+    from cooperation.oauth import services as oauth
+    from cooperation.oauth.models import OAuthGrant
+
+    client = oauth.ensure_cli_client(db.session, Actor.system("test"))
+    grant = OAuthGrant(client_pk=client.id, user_id=owner_id, scope="profile", created_at=utcnow(),
+                       expires_at=utcnow() + timedelta(days=1))
+    db.session.add(grant)
+    db.session.flush()
+    return grant.id
+
+
+EXTRA_MAKERS["grant_id"] = _live_api_grant
 
 
 def _table_for(name: str) -> Any:

@@ -234,8 +234,11 @@ def set_status(session: Session, manager: User, user: User, status: UserStatus, 
     user.status = status
     user.status_changed_at = utcnow()
     if status != UserStatus.ACTIVE:
-        # Suspension ends every open session at once (ASVS 7.4.2).
+        # Suspension ends every open session and API token at once (ASVS 7.4.2).
+        from cooperation.oauth.services import revoke_all_for_user
+
         end_sessions_of(session, user.id)
+        revoke_all_for_user(session, user.id, actor, f"user_{status.value}")
     record(session, f"user.{status.value}", actor, target_type="user", target_id=user.id,
            details={"email": user.email, "from": previous.value, "reason": reason[:500]})
 

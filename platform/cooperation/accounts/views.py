@@ -265,7 +265,10 @@ def _current_session_hash() -> str | None:
 def sessions():  # type: ignore[no-untyped-def]
     rows = db.session.scalars(select(WebSession).where(WebSession.user_id == current_user.id)
                               .order_by(WebSession.last_seen_at.desc())).all()
-    return render_template("accounts/sessions.html", rows=rows, current=_current_session_hash())
+    from cooperation.oauth.services import live_grants
+
+    return render_template("accounts/sessions.html", rows=rows, current=_current_session_hash(),
+                           api_grants=live_grants(db.session, current_user.id))
 
 
 @bp.post("/account/sessions/<id_hash>/end")
@@ -284,9 +287,12 @@ def end_session(id_hash: str):  # type: ignore[no-untyped-def]
 @bp.post("/account/sessions/end-all")
 @p.require(p.ACCOUNT_SELF_MANAGE)
 def end_all_sessions():  # type: ignore[no-untyped-def]
+    from cooperation.oauth.services import revoke_all_for_user
+
     ended = end_sessions_of(db.session, current_user.id)
+    tokens = revoke_all_for_user(db.session, current_user.id, request_actor(), "sign_out_everywhere")
     record(db.session, "session.end_all", request_actor(), target_type="user", target_id=current_user.id,
-           details={"sessions": ended})
+           details={"sessions": ended, "api_grants": tokens})
     db.session.commit()
     logout_user()
     session.destroy()  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cooperation.accounts.models import User
@@ -27,6 +27,8 @@ from cooperation.oauth.models import (
     OAuthGrant,
     OAuthToken,
 )
+from cooperation.ops.models import RateLimitHit
+from cooperation.ops.ratelimit import Limit
 from cooperation.permissions import permissions_for
 
 CLI_CLIENT_ID = "cooperation-cli"
@@ -198,11 +200,11 @@ def open_grant(session: Session, device: DeviceAuthorization, user: User, scope:
     return grant
 
 
-def find_refresh_token(session: Session, refresh_token: str, actor_for: type[Actor] | None = None
-                       ) -> OAuthToken | None:
-    row = session.scalar(select(OAuthToken).where(OAuthToken.refresh_token_hash == hash_secret(refresh_token))
-                         .with_for_update())
-    return row
+def find_refresh_token(session: Session, refresh_token: str) -> OAuthToken | None:
+    # FOR UPDATE: two concurrent refreshes with one token must not both succeed (PostgreSQL;
+    # SQLite serialises writers with BEGIN IMMEDIATE already).
+    return session.scalar(select(OAuthToken).where(OAuthToken.refresh_token_hash == hash_secret(refresh_token))
+                          .with_for_update())
 
 
 def find_token(session: Session, value: str, hint: str | None) -> OAuthToken | None:
@@ -258,6 +260,17 @@ def live_grants(session: Session, user_id: int) -> list[OAuthGrant]:
 def grant_of_user(session: Session, grant_id: int, user_id: int) -> OAuthGrant | None:
     grant = session.get(OAuthGrant, grant_id)
     return grant if grant is not None and grant.user_id == user_id else None
+
+
+# -- throttling wrong user codes ----------------------------------------------------------------------
+
+def failures_exceeded(session: Session, key: str, limit: Limit, now: datetime | None = None) -> bool:
+    """Whether `key` already has `limit.count` recorded failures in the window. Failures are
+    recorded with ratelimit.hit(), which shares its rows with every instance."""
+    now = now or utcnow()
+    count = session.scalar(select(func.count()).select_from(RateLimitHit).where(
+        RateLimitHit.key == key, RateLimitHit.created_at > now - limit.window))
+    return (count or 0) >= limit.count
 
 
 # -- bearer authentication -------------------------------------------------------------------------

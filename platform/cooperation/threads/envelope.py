@@ -26,12 +26,14 @@ SUITES = frozenset({SUITE_CLASSICAL})
 MESSAGE_TYPES = frozenset({1, 2, 3})  # message, edit/redaction, reaction (all opaque inside)
 _HEADER = struct.Struct(">4sBB16sI32s16s16s16sQ12s")
 HEADER_SIZE = _HEADER.size  # 126
+MSG_ID_SLICE = slice(58, 74)  # where msg_id sits in the header
 TAG_SIZE = 16
 SIG_SIZE = 64
 SIG_LABEL = b"TEK1/msg-sig"
 MIN_BUCKET = 256
 SMALL_LIMIT = 4096
-MAX_ENVELOPE = 1 << 24  # 16 MiB: messages are small, attachments travel as TAF1 parts
+MAX_PADDED = 1 << 20  # a message body never exceeds 1 MiB; attachments travel as TAF1 parts
+MAX_ENVELOPE = HEADER_SIZE + MAX_PADDED + TAG_SIZE + SIG_SIZE
 
 
 class EnvelopeError(ValueError):
@@ -65,17 +67,21 @@ def user_ref(user_id: int) -> bytes:
     return user_id.to_bytes(16, "big")
 
 
-def valid_padded_size(body_size: int) -> bool:
-    if body_size < MIN_BUCKET:
-        return False
-    if body_size < SMALL_LIMIT:
-        return body_size % MIN_BUCKET == 0
-    return body_size & (body_size - 1) == 0
+def _valid_padded_size(body_size: int) -> bool:
+    if body_size <= SMALL_LIMIT:
+        return body_size >= MIN_BUCKET and body_size % MIN_BUCKET == 0
+    return body_size <= MAX_PADDED and body_size & (body_size - 1) == 0
+
+
+try:  # the protocol core's own rule, when installed, so server and clients cannot drift apart
+    from cooperation_client.protocol.encoding import is_bucket as valid_padded_size
+except ImportError:  # pragma: no cover - the client package ships with the platform
+    valid_padded_size = _valid_padded_size
 
 
 def parse(data: bytes) -> Envelope:
     if len(data) > MAX_ENVELOPE:
-        raise EnvelopeError("the envelope is larger than 16 MiB")
+        raise EnvelopeError("the envelope is larger than a 1 MiB padded body allows")
     if len(data) < HEADER_SIZE + TAG_SIZE + MIN_BUCKET + SIG_SIZE:
         raise EnvelopeError("the envelope is too short to hold a header, a padded body and a signature")
     fields = _HEADER.unpack_from(data)

@@ -191,6 +191,6 @@ def verify_puk_record(record: Signed, uik_pub: bytes, user_id: bytes) -> tuple[i
     """(gen, dh_pub, sig_pub) of a verified PUK record."""
     body = verify_statement(record, "puk-record", uik_pub)
     gen = body.get("gen")
-    if hexd(body.get("user", ""), 16) != user_id or not isinstance(gen, int) or gen < 1:
+    if hexd(body.get("user", ""), 16) != user_id or type(gen) is not int or gen < 1:
         raise ProtocolError("invalid PUK record")
     return gen, b64d(body["dh_pub"], 32), b64d(body["sig_pub"], 32)

@@ -1,0 +1,112 @@
+"""Authentication of API requests by `Authorization: Bearer <token>` (RFC 6750).
+
+Only paths under /api/ accept a bearer token: the HTML pages stay cookie-only, so a token can
+never drive a form (change a password, end sessions). The token's scopes are kept on `flask.g`
+for the request; permissions.has_permission then requires a permission to be both granted by
+the user's role and covered by one of those scopes.
+
+CSRF: a request that carries a bearer token and *no* session cookie cannot be forged by a
+browser (a browser attaches cookies, never our Authorization header), so it is exempt. A
+request with a session cookie is checked as always, even if it also carries a bearer header.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Request, current_app, flash, g, jsonify, redirect, request
+from flask_login import login_url
+
+from cooperation.extensions import csrf, db
+from cooperation.oauth import services
+
+API_PREFIX = "/api/"
+ACCESS_KEY = "oauth_access"
+
+
+def is_api_request(req: Request) -> bool:
+    return req.path.startswith(API_PREFIX)
+
+
+def bearer_token(req: Request) -> str | None:
+    scheme, _, value = (req.headers.get("Authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def has_session_cookie(req: Request) -> bool:
+    return current_app.config["SESSION_COOKIE_NAME"] in req.cookies
+
+
+def current_access() -> services.BearerAccess | None:
+    """The bearer token behind the current request, if it was authenticated by one."""
+    return g.get(ACCESS_KEY)
+
+
+def load_user_from_request(req: Request):  # type: ignore[no-untyped-def]
+    """Flask-Login request loader, used only when the session holds no user."""
+    if not is_api_request(req) or has_session_cookie(req):
+        return None
+    value = bearer_token(req)
+    if value is None:
+        return None
+    found = services.authenticate_access_token(db.session, value)
+    if found is None:
+        g.oauth_invalid_token = True
+        return None
+    user, access = found
+    g.setdefault(ACCESS_KEY, access)
+    _touch(access)
+    return user
+
+
+def _touch(access: services.BearerAccess) -> None:
+    """Last use, shown on the sessions page; at most once a minute, on a connection of its
+    own so a read-only API call never holds the request's transaction open for a write."""
+    from datetime import timedelta
+
+    from sqlalchemy import or_, update
+
+    from cooperation.db import utcnow
+    from cooperation.oauth.models import OAuthGrant
+
+    now = utcnow()
+    with db.engine.begin() as conn:
+        conn.execute(update(OAuthGrant).where(
+            OAuthGrant.id == access.grant_id,
+            or_(OAuthGrant.last_used_at.is_(None), OAuthGrant.last_used_at < now - timedelta(seconds=60)))
+            .values(last_used_at=now))
+
+
+def csrf_guard() -> None:
+    """before_request, in place of Flask-WTF's own check (WTF_CSRF_CHECK_DEFAULT is off)."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    if is_api_request(request) and bearer_token(request) is not None and not has_session_cookie(request):
+        return
+    csrf.protect(apply_exemptions=True)
+
+
+def unauthorized():  # type: ignore[no-untyped-def]
+    """API callers get 401 with a WWW-Authenticate challenge; pages redirect to sign in."""
+    if is_api_request(request):
+        challenge = 'Bearer realm="cooperation"'
+        if g.get("oauth_invalid_token"):
+            challenge += ', error="invalid_token"'
+        response = jsonify(error="unauthorized", status=401)
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = challenge
+        return response
+    manager = current_app.login_manager  # type: ignore[attr-defined]
+    # Flask-Login's default behaviour, which a custom handler replaces.
+    if manager.login_message:
+        flash(manager.login_message, category=manager.login_message_category)
+    return redirect(login_url(manager.login_view, next_url=request.url))
+
+
+def init_app(app: Flask) -> None:
+    from cooperation.extensions import login_manager
+
+    login_manager.request_loader(load_user_from_request)
+    login_manager.unauthorized_handler(unauthorized)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.before_request(csrf_guard)
