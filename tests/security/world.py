@@ -335,6 +335,37 @@ def _live_api_grant(objects: Objects, party_code: str, owner_id: int) -> int:
 EXTRA_MAKERS["grant_id"] = _live_api_grant
 
 
+def _thread_for(objects: Objects, party_code: str, owner_id: int) -> str:
+    """<thread_id>: a thread of the owner's with `party_code` taking part (one per URL, shared
+    with <attachment_id>); other users, the Secretariat and other States get 404."""
+    from tests.functional.test_threads_api_kit import seed_thread
+
+    parents = objects.__dict__.setdefault("_parents", {})
+    if "thread" not in parents:
+        parents["thread"] = seed_thread(owner_id, party_code)
+    return parents["thread"]
+
+
+def _thread_attachment(objects: Objects, party_code: str, owner_id: int) -> str:
+    from tests.functional.test_threads_api_kit import seed_attachment
+
+    return seed_attachment(objects.app, _thread_for(objects, party_code, owner_id), owner_id)
+
+
+def _own_device(objects: Objects, party_code: str, owner_id: int) -> str:
+    """<device_id>: one of the owner's registered E2E devices."""
+    from tests.functional.test_threads_api_kit import seed_keys
+
+    return seed_keys(owner_id).device_id
+
+
+EXTRA_MAKERS["thread_id"] = _thread_for
+EXTRA_MAKERS["attachment_id"] = _thread_attachment
+EXTRA_MAKERS["device_id"] = _own_device
+EXTRA_MAKERS["epoch"] = lambda objects, code, owner: 0  # every seeded thread has epoch 0
+EXTRA_MAKERS["number"] = lambda objects, code, owner: 0
+
+
 def _table_for(name: str) -> Any:
     """The table an `<name>_id` argument points at: the target of foreign keys called
     `<name>_id` if the schema has any, else the shortest table whose name contains `name`."""

@@ -55,26 +55,33 @@ def load_user_from_request(req: Request):  # type: ignore[no-untyped-def]
         return None
     user, access = found
     g.setdefault(ACCESS_KEY, access)
-    _touch(access)
     return user
 
 
-def _touch(access: services.BearerAccess) -> None:
-    """Last use, shown on the sessions page; at most once a minute, on a connection of its
-    own so a read-only API call never holds the request's transaction open for a write."""
+def touch_last_use(_: BaseException | None = None) -> None:
+    """teardown_request: record the grant's last use (shown on the sessions page), at most once
+    a minute. Runs after the request's database session has ended, on a connection of its own:
+    on SQLite a second writer inside the request would wait for the request's own lock."""
+    access = current_access()
+    if access is None:
+        return
     from datetime import timedelta
 
     from sqlalchemy import or_, update
+    from sqlalchemy.exc import SQLAlchemyError
 
     from cooperation.db import utcnow
     from cooperation.oauth.models import OAuthGrant
 
     now = utcnow()
-    with db.engine.begin() as conn:
-        conn.execute(update(OAuthGrant).where(
-            OAuthGrant.id == access.grant_id,
-            or_(OAuthGrant.last_used_at.is_(None), OAuthGrant.last_used_at < now - timedelta(seconds=60)))
-            .values(last_used_at=now))
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(OAuthGrant).where(
+                OAuthGrant.id == access.grant_id,
+                or_(OAuthGrant.last_used_at.is_(None), OAuthGrant.last_used_at < now - timedelta(seconds=60)))
+                .values(last_used_at=now))
+    except SQLAlchemyError:  # cosmetic; never fail a request over it
+        current_app.logger.warning("could not record the last use of API grant %s", access.grant_id)
 
 
 def csrf_guard() -> None:
@@ -110,3 +117,5 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(unauthorized)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.before_request(csrf_guard)
+    # Registered before the app's own teardown, so it runs after it (teardowns run in reverse).
+    app.teardown_request(touch_last_use)

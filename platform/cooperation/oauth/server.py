@@ -83,7 +83,8 @@ class DeviceCodeGrantType(DeviceCodeGrant):  # type: ignore[misc]
         if not device_code or len(device_code) > 200:
             return None
         return db.session.scalar(select(DeviceAuthorization).where(
-            DeviceAuthorization.device_code_hash == services.hash_secret(device_code)).with_for_update())
+            DeviceAuthorization.device_code_hash == services.hash_secret(device_code))
+            .with_for_update(of=DeviceAuthorization))
 
     def validate_device_credential(self, credential: DeviceAuthorization) -> Any:
         """The stored decision, not a user code (only its keyed hash is kept)."""

@@ -204,7 +204,7 @@ def find_refresh_token(session: Session, refresh_token: str) -> OAuthToken | Non
     # FOR UPDATE: two concurrent refreshes with one token must not both succeed (PostgreSQL;
     # SQLite serialises writers with BEGIN IMMEDIATE already).
     return session.scalar(select(OAuthToken).where(OAuthToken.refresh_token_hash == hash_secret(refresh_token))
-                          .with_for_update())
+                          .with_for_update(of=OAuthToken))
 
 
 def find_token(session: Session, value: str, hint: str | None) -> OAuthToken | None:

@@ -263,6 +263,7 @@ def add_device():  # type: ignore[no-untyped-def]
 def revoke_device(device_id: str):  # type: ignore[no-untyped-def]
     if not _HEX32.match(device_id):
         raise s.NotFound(device_id)
+    s.user_device(db.session, me(), device_id, active=False)  # 404 before any validation
     data = body()
     _known(data, {"revocation"})
     revocation = b64d(data.get("revocation"), "revocation", max_size=4096)
@@ -353,7 +354,7 @@ def create_thread():  # type: ignore[no-untyped-def]
     if not isinstance(parties, list) or not all(isinstance(c, str) and _CODE.match(c) for c in parties):
         raise BadRequest(_("parties must be a list of party codes such as NLD or ICC-REG."))
     thread = s.create_thread(db.session, me(), parties, request_actor())
-    _, member = s.membership(db.session, me(), thread.id)
+    member = s.membership(db.session, me(), thread.id)[1]
     db.session.commit()
     return jsonify(thread_json(thread, member)), 201
 

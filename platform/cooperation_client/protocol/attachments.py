@@ -8,7 +8,12 @@ Every chunk but the last holds exactly 2^log2_chunk plaintext bytes; the last is
 unless the file is empty (one empty final chunk). With that rule the encoding is unique, the
 index stops reordering, the final flag stops truncation and extension, and the header AAD binds
 the parameters. The file key is random per file and travels inside the signed message body,
-with the ciphertext's SHA-256 and size.
+with the ciphertext size and its TAF1 digest:
+
+    digest = SHA-256("TAF1/digest" ‖ header ‖ SHA-256(chunk_0) ‖ … ‖ SHA-256(chunk_n))
+
+a hash list rather than one SHA-256 over the file, because WebCrypto has no incremental hash and
+the browser must stay within O(chunk) memory too.
 """
 
 from __future__ import annotations
@@ -86,17 +91,35 @@ def _read_full(source: BinaryIO, size: int) -> bytes:
 class TafResult:
     plaintext_size: int
     ciphertext_size: int
-    ciphertext_sha256: bytes
+    digest: bytes
 
 
-class _CountingHash:
-    def __init__(self) -> None:
-        self.sha = hashlib.sha256()
-        self.size = 0
+class _Digest:
+    """The TAF1 digest, accumulated chunk by chunk."""
 
-    def add(self, data: bytes) -> None:
-        self.sha.update(data)
-        self.size += len(data)
+    def __init__(self, header: bytes) -> None:
+        self.sha = hashlib.sha256(b"TAF1/digest" + header)
+        self.size = len(header)
+
+    def add(self, chunk: bytes) -> None:
+        self.sha.update(hashlib.sha256(chunk).digest())
+        self.size += len(chunk)
+
+
+def digest_stream(source: BinaryIO) -> TafResult:
+    """Size and digest of a TAF1 file without the key (plaintext_size from the chunk layout):
+    lets the server check an upload against what the sender declared."""
+    header_bytes = _read_full(source, HEADER_LEN)
+    header = parse_header(header_bytes)
+    digest, chunks = _Digest(header_bytes), 0
+    while chunk := _read_full(source, header.chunk_size + TAG_LEN):
+        if len(chunk) < TAG_LEN:
+            raise ProtocolError("TAF1 chunk shorter than its tag")
+        digest.add(chunk)
+        chunks += 1
+    if chunks == 0:
+        raise ProtocolError("TAF1 file without chunks")
+    return TafResult(digest.size - HEADER_LEN - TAG_LEN * chunks, digest.size, digest.sha.digest())
 
 
 def encrypt_stream(key: bytes, source: BinaryIO, target: BinaryIO, *, log2_chunk: int = DEFAULT_LOG2,
@@ -108,9 +131,8 @@ def encrypt_stream(key: bytes, source: BinaryIO, target: BinaryIO, *, log2_chunk
     parse_header(header_bytes)
     if len(header.nonce_prefix) != 7:
         raise ProtocolError("nonce prefix must be 7 bytes")
-    ct_hash, plain_size = _CountingHash(), 0
+    ct_hash, plain_size = _Digest(header_bytes), 0
     target.write(header_bytes)
-    ct_hash.add(header_bytes)
     current, index = _read_full(source, header.chunk_size), 0
     while True:
         following = _read_full(source, header.chunk_size) if len(current) == header.chunk_size else b""
@@ -128,10 +150,9 @@ def decrypt_stream(key: bytes, source: BinaryIO, target: BinaryIO) -> TafResult:
     """Decrypt and authenticate chunk by chunk. Plaintext of a chunk is written only after that
     chunk authenticated, but a later failure leaves a partial `target`: callers must write to a
     temporary file and discard it when this raises."""
-    ct_hash = _CountingHash()
     header_bytes = _read_full(source, HEADER_LEN)
     header = parse_header(header_bytes)
-    ct_hash.add(header_bytes)
+    ct_hash = _Digest(header_bytes)
     full = header.chunk_size + TAG_LEN
     current, index, plain_size = _read_full(source, full), 0, 0
     while True:

@@ -3,6 +3,8 @@
 // 8-byte AES-GCM nonces. Private keys are imported non-extractable.
 import { concat, label, ProtocolError, VerificationError } from "./bytes.js";
 
+export { randomBytes } from "./bytes.js";
+
 const S = crypto.subtle;
 // PKCS#8 prefixes for a raw 32-byte seed: WebCrypto cannot import private keys as "raw".
 const PKCS8 = {
