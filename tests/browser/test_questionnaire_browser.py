@@ -9,9 +9,12 @@ import re
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import delete
 from playwright.sync_api import Page, expect
 
+from cooperation.extensions import db
 from cooperation.permissions import Role
+from cooperation.security.models import WebSession
 from tests.browser.checks import PageMonitor
 from tests.browser.pages import Navigator
 from tests.functional.questionnaire_fixtures import build, questions
@@ -67,13 +70,32 @@ def test_state_drafts_together_focal_point_submits_secretariat_exports(new_conte
     expect(page.locator(status)).to_have_text("Saved", timeout=20_000)
     assert monitor.problems_on(page) == [] or all("net::" in p or "Failed to fetch" in p
                                                   for p in monitor.problems_on(page))
+
+    # The session ends while typing (idle timeout, or signed out elsewhere): the answer is
+    # kept in the browser and sent once the member has signed in again.
+    member_id = member.id
+    accounts.run(lambda: db.session.execute(delete(WebSession).where(WebSession.user_id == member_id)))
+    page.locator(f"#q{ids['Q2']}").fill("Asset tracing requests go to the financial intelligence unit.")
+    expect(page.locator(status)).to_contain_text("your session has ended")
+    assert "financial intelligence unit" in page.evaluate("() => JSON.stringify(sessionStorage)")
+    page.goto(live_server.url + "/login")
+    Navigator(page).sign_in(member.email, member.password, accounts.totp_code(member))
+    _open_questionnaire(page)
+    expect(page.locator(status)).to_have_text("Saved", timeout=20_000)
+    expect(page.locator(f"#q{ids['Q2']}")).to_have_value(
+        "Asset tracing requests go to the financial intelligence unit.")
+    page.evaluate("() => sessionStorage.clear()")  # what shows next comes from the server
+    page.reload()
+    expect(page.locator(f"#q{ids['Q2']}")).to_have_value(
+        "Asset tracing requests go to the financial intelligence unit.")
     page.context.close()
 
     # 2. A colleague continues where the member stopped.
     page, _ = _signed_in(new_context, live_server, accounts, colleague)
     _open_questionnaire(page)
     expect(page.locator(f"#q{ids['Q1']}")).to_have_value("Ministry of Justice and Security")
-    expect(page.locator(f"#q{ids['Q2']}")).to_have_value("Requests go through the central authority.")
+    expect(page.locator(f"#q{ids['Q2']}")).to_have_value(
+        "Asset tracing requests go to the financial intelligence unit.")
     page.locator(f"#q{ids['Q10']}").fill("International Crimes Act")
     expect(page.locator(status)).to_have_text("Saved")
     expect(page.get_by_role("button", name="Submit the response")).to_have_count(0)  # members do not submit

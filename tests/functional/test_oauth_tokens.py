@@ -204,23 +204,30 @@ def echo_app(make_app):
 
 def test_cookie_requests_to_the_api_still_need_a_csrf_token(echo_app, users):
     with echo_app.app_context():
-        browser = new_client(echo_app)
-        AuthActions(browser).login(users["member_nl"])
-        token = csrf_from(browser.get("/account/security").get_data(as_text=True))
-        assert browser.post("/api/v1/test-only/echo", json={}).status_code == 400
-        assert browser.post("/api/v1/test-only/echo", json={}, headers={"X-CSRFToken": "forged"}).status_code == 400
-        assert browser.post("/api/v1/test-only/echo", json={}, headers={"X-CSRFToken": token}).status_code == 200
+        try:
+            _check_csrf_rules(echo_app, users)
+        finally:
+            db.session.remove()  # this context's session holds a connection of echo_app's pool
 
-        tokens = obtain_tokens(echo_app, users["focal_nl"], scope="profile")
-        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-        # Bearer and no cookie: no CSRF token needed (a browser cannot forge this header).
-        device = new_client(echo_app)
-        assert device.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 200
-        # Bearer with a session cookie: the cookie rules apply, CSRF included.
-        assert browser.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 400
-        # A cookie that is no session at all still means "check CSRF".
-        device.set_cookie("session", "junk")
-        assert device.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 400
+
+def _check_csrf_rules(echo_app, users) -> None:  # type: ignore[no-untyped-def]
+    browser = new_client(echo_app)
+    AuthActions(browser).login(users["member_nl"])
+    token = csrf_from(browser.get("/account/security").get_data(as_text=True))
+    assert browser.post("/api/v1/test-only/echo", json={}).status_code == 400
+    assert browser.post("/api/v1/test-only/echo", json={}, headers={"X-CSRFToken": "forged"}).status_code == 400
+    assert browser.post("/api/v1/test-only/echo", json={}, headers={"X-CSRFToken": token}).status_code == 200
+
+    tokens = obtain_tokens(echo_app, users["focal_nl"], scope="profile")
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    # Bearer and no cookie: no CSRF token needed (a browser cannot forge this header).
+    device = new_client(echo_app)
+    assert device.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 200
+    # Bearer with a session cookie: the cookie rules apply, CSRF included.
+    assert browser.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 400
+    # A cookie that is no session at all still means "check CSRF".
+    device.set_cookie("session", "junk")
+    assert device.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 400
 
 
 def test_only_the_client_endpoints_of_oauth_are_exempt_from_csrf(app):

@@ -118,8 +118,9 @@ def test_20_mib_part_streams_with_bounded_memory(owner, tmp_path):
     assert download_peak < 8 * MIB, download_peak
 
 
-def test_openapi_documents_every_api_rule_and_nothing_else(app, client):
-    doc = client.get("/api/v1/openapi.json").get_json()
+def test_openapi_documents_every_api_rule_and_nothing_else(app, owner):
+    api, _tid = owner
+    doc = api.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
     routed = set()

@@ -67,6 +67,9 @@ def _classify(expected: str, response) -> str | None:  # type: ignore[no-untyped
     if expected == "login":
         if status == 404 or (status in (301, 302, 303) and "/login" in location):
             return None
+        # The JSON API answers a bearer challenge instead of redirecting (cooperation/oauth/bearer.py).
+        if status == 401 and response.headers.get("WWW-Authenticate", "").startswith("Bearer "):
+            return None
         return f"anonymous got {status} {location}".strip()
     if expected == "deny":
         return None if status == 404 else f"expected 404 without the permission, got {status}"

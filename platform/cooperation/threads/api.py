@@ -486,6 +486,7 @@ def post_message(thread_id: str):  # type: ignore[no-untyped-def]
     try:
         message, created = s.post_message(db.session, me(), thread, raw)
         recipients = s.recipients_to_notify(db.session, thread, me()) if created else []
+        reply = message_json(message)  # before the commit: no reload of expired rows afterwards
         db.session.commit()
     except IntegrityError:
         # Two retries racing on the same msg_id: the unique constraint decides, the loser answers as a retry.
@@ -493,9 +494,9 @@ def post_message(thread_id: str):  # type: ignore[no-untyped-def]
         message = s.find_message(db.session, thread.id, raw[s.tek.MSG_ID_SLICE].hex())
         if message is None or message.envelope != raw:
             raise s.Conflict(_("Another message already uses this msg_id.")) from None
-        created, recipients = False, []
+        created, recipients, reply = False, [], message_json(message)
     _notify(recipients)
-    return jsonify(message_json(message)), 201 if created else 200
+    return jsonify(reply), 201 if created else 200
 
 
 def _notify(recipients: list[str]) -> None:
@@ -626,7 +627,7 @@ def download_attachment(thread_id: str, attachment_id: str):  # type: ignore[no-
 # -- the OpenAPI document ----------------------------------------------------------------------
 
 @bp.get("/openapi.json")
-@p.public
+@p.authenticated  # no need to describe the API to anonymous visitors
 def openapi():  # type: ignore[no-untyped-def]
     from cooperation.threads.openapi import document
 

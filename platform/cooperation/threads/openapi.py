@@ -218,13 +218,10 @@ def document() -> dict[str, Any]:
                 content = {"application/json": {"schema": schema}}
             operation["responses"][str(status)] = {"description": "OK" if status < 300 else "Error",
                                                    "content": content}
-        if op_id != "openapi":
-            for status, text in _COMMON_ERRORS.items():
-                operation["responses"].setdefault(status, {"description": text, "content": {
-                    "application/json": {"schema": _ref("Error")}}})
-            operation["security"] = [{"session": []}, {"bearer": []}]
-        else:
-            operation["security"] = []
+        for status, text in _COMMON_ERRORS.items():
+            operation["responses"].setdefault(status, {"description": text, "content": {
+                "application/json": {"schema": _ref("Error")}}})
+        operation["security"] = [{"session": []}, {"bearer": []}]
         paths.setdefault(path, {})[method] = operation
     return {
         "openapi": "3.1.0",
