@@ -272,3 +272,20 @@ def test_the_device_authorization_endpoint_is_rate_limited(app, monkeypatch):
     limited = device.start("profile")
     assert limited.status_code == 429 and "Retry-After" in limited.headers
     assert db.session.scalar(select(func.count()).select_from(DeviceAuthorization)) == 2
+
+
+def test_the_cli_registers_the_public_client_once(app):
+    from cooperation.oauth.models import OAuthClient
+
+    db.session.execute(update(OAuthClient).values(disabled_at=utcnow(), allowed_scope=""))
+    db.session.commit()
+    assert Device(app).start("profile").get_json()["error"] == "invalid_client"  # disabled
+    for _ in range(2):
+        result = app.test_cli_runner().invoke(args=["oauth", "register-cli-client"])
+        assert result.exit_code == 0, result.output
+        db.session.remove()
+    client = db.session.scalars(select(OAuthClient)).one()
+    assert client.client_id == "cooperation-cli" and client.disabled_at is None
+    assert set(client.allowed_scope.split()) >= {"profile", "threads"}
+    db.session.commit()
+    assert Device(app).start("profile").status_code == 200

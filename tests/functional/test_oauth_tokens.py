@@ -60,6 +60,17 @@ def test_unknown_and_missing_tokens_get_a_bearer_challenge(app, users):
     assert forged.headers["WWW-Authenticate"] == 'Bearer realm="cooperation", error="invalid_token"'
 
 
+def test_tokens_never_reach_the_logs(app, users, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    tokens = obtain_tokens(app, users["member_nl"])
+    fresh = Device(app).refresh(tokens["refresh_token"]).get_json()
+    assert _me(app, fresh["access_token"]).status_code == 200
+    for secret in (tokens["access_token"], tokens["refresh_token"], fresh["access_token"], fresh["refresh_token"]):
+        assert secret not in caplog.text
+
+
 def test_an_expired_access_token_stops_working(app, users):
     tokens = obtain_tokens(app, users["member_nl"])
     assert _me(app, tokens["access_token"]).status_code == 200

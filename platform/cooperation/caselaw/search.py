@@ -310,12 +310,20 @@ def search(session: Session, query: SearchQuery, now: datetime) -> SearchResults
     # Rank and cut the page first; full rows and snippets (the costly part) for that page only.
     # (SQLite refuses bm25() next to a window function, hence a separate count.)
     matched = stmt.join(table, item_id == CaselawItem.id).where(match)
-    ranked = (matched.with_only_columns(CaselawItem.id, score.label("score"))
+    columns = [CaselawItem.id, score.label("score")]
+    counted_in_page = backend.name.startswith("postgresql")
+    if counted_in_page:
+        # One pass over the matches: the total rides along as a window count (PostgreSQL).
+        columns.append(func.count().over().label("total"))
+    ranked = (matched.with_only_columns(*columns)
               .order_by(literal_column("score").desc(), CaselawItem.id.desc())
               .limit(query.limit).offset(query.offset))
     page = session.execute(ranked).all()
-    total = session.scalar(select(func.count()).select_from(matched.with_only_columns(CaselawItem.id)
-                                                            .subquery())) or 0
+    if counted_in_page and page:
+        total = int(page[0].total)
+    else:
+        total = session.scalar(select(func.count()).select_from(
+            matched.with_only_columns(CaselawItem.id).subquery())) or 0
     ids = [int(row.id) for row in page]
     found = {item.id: (item, version) for item, version in session.execute(
         stmt.where(CaselawItem.id.in_(ids))).all()} if ids else {}

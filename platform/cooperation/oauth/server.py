@@ -7,6 +7,7 @@ string, which ends up in logs)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -185,6 +186,8 @@ def _token_generator(**_: Any) -> str:
 
 
 def init_app(app: Flask) -> CooperationAuthorizationServer:
+    # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let that level through.
+    logging.getLogger("authlib").setLevel(max(logging.getLogger("authlib").level, logging.INFO))
     server = CooperationAuthorizationServer()
     server.init_app(app)
     server.register_token_generator("default", BearerTokenGenerator(
