@@ -34,6 +34,8 @@ PUBLIC_ENDPOINTS = {
 # Any signed-in user, whatever the role (no permission needed).
 AUTHENTICATED_ENDPOINTS = {
     "accounts.show_recovery_codes",
+    # The API description is no secret, but there is no reason to hand it to strangers.
+    "threads_api.openapi",
 }
 
 
