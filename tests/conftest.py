@@ -4,9 +4,11 @@ helper that signs in through the real forms (CSRF stays on)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -108,6 +110,10 @@ def app(_schema_app: Flask, mailbox: Mailbox) -> Iterator[Flask]:
     with _schema_app.app_context():
         yield _schema_app
         db.session.remove()
+        # Every request must hand its connection back: a leak here would exhaust production's
+        # pool. Counted before any garbage collection, which would hide an unclosed session.
+        leaked = db.engine.pool.checkedout()
+    assert leaked == 0, f"{leaked} database connection(s) still checked out after the test"
 
 
 @pytest.fixture
@@ -124,6 +130,11 @@ def make_app(settings: Settings, _schema_app: Flask) -> Iterator:
     yield factory
     for a in made:
         with a.app_context():
+            # Sessions that tests left open on these short-lived apps are collected here, while
+            # their pool still exists, rather than warning later in an unrelated test.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ResourceWarning)
+                gc.collect()
             db.engine.dispose()
 
 
