@@ -13,26 +13,21 @@ The ciphertext is the padded body plus the 16-byte GCM tag; padded bodies come i
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-MAGIC = b"TEK1"
-SUITE_CLASSICAL = 1
-SUITES = frozenset({SUITE_CLASSICAL})
-MESSAGE_TYPES = frozenset({1, 2, 3})  # message, edit/redaction, reaction (all opaque inside)
-_HEADER = struct.Struct(">4sBB16sI32s16s16s16sQ12s")
-HEADER_SIZE = _HEADER.size  # 126
+# The format itself belongs to the protocol core, so server and clients cannot drift apart; this
+# module adds only what the server decides: the size cap, its error messages, the sender check.
+from cooperation_client.protocol.encoding import MAX_PADDED, is_bucket
+from cooperation_client.protocol.encoding import SMALL_STEP as MIN_BUCKET
+from cooperation_client.protocol.envelope import HEADER_LEN as HEADER_SIZE
+from cooperation_client.protocol.envelope import LAYOUT, MAGIC, MESSAGE_TYPES, SUITE, signed_bytes
+from cooperation_client.protocol.envelope import SIG_LEN as SIG_SIZE
+from cooperation_client.protocol.envelope import TAG_LEN as TAG_SIZE
+
 MSG_ID_SLICE = slice(58, 74)  # where msg_id sits in the header
-TAG_SIZE = 16
-SIG_SIZE = 64
-SIG_LABEL = b"TEK1/msg-sig"
-MIN_BUCKET = 256
-SMALL_LIMIT = 4096
-MAX_PADDED = 1 << 20  # a message body never exceeds 1 MiB; attachments travel as TAF1 parts
 MAX_ENVELOPE = HEADER_SIZE + MAX_PADDED + TAG_SIZE + SIG_SIZE
 
 
@@ -67,40 +62,28 @@ def user_ref(user_id: int) -> bytes:
     return user_id.to_bytes(16, "big")
 
 
-def _valid_padded_size(body_size: int) -> bool:
-    if body_size <= SMALL_LIMIT:
-        return body_size >= MIN_BUCKET and body_size % MIN_BUCKET == 0
-    return body_size <= MAX_PADDED and body_size & (body_size - 1) == 0
-
-
-try:  # the protocol core's own rule, when installed, so server and clients cannot drift apart
-    from cooperation_client.protocol.encoding import is_bucket as valid_padded_size
-except ImportError:  # pragma: no cover - the client package ships with the platform
-    valid_padded_size = _valid_padded_size
-
-
 def parse(data: bytes) -> Envelope:
     if len(data) > MAX_ENVELOPE:
         raise EnvelopeError("the envelope is larger than a 1 MiB padded body allows")
     if len(data) < HEADER_SIZE + TAG_SIZE + MIN_BUCKET + SIG_SIZE:
         raise EnvelopeError("the envelope is too short to hold a header, a padded body and a signature")
-    fields = _HEADER.unpack_from(data)
+    fields = LAYOUT.unpack_from(data)
     if fields[0] != MAGIC:
         raise EnvelopeError("the envelope does not start with TEK1 (not encrypted?)")
     header = Header(*fields[1:])
-    if header.suite not in SUITES:
+    if header.suite != SUITE:
         raise EnvelopeError(f"unknown cipher suite {header.suite}")
     if header.type not in MESSAGE_TYPES:
         raise EnvelopeError(f"unknown message type {header.type}")
     ct_size = len(data) - HEADER_SIZE - SIG_SIZE
-    if not valid_padded_size(ct_size - TAG_SIZE):
+    if not is_bucket(ct_size - TAG_SIZE):
         raise EnvelopeError("the ciphertext length is not a padded bucket size")
     return Envelope(header=header, signed_part=data[:-SIG_SIZE], ciphertext_size=ct_size,
                     signature=data[-SIG_SIZE:])
 
 
 def signature_input(signed_part: bytes) -> bytes:
-    return SIG_LABEL + hashlib.sha256(signed_part).digest()
+    return signed_bytes(signed_part[:HEADER_SIZE], signed_part[HEADER_SIZE:])
 
 
 def verify_signature(envelope: Envelope, sig_public: bytes) -> bool:

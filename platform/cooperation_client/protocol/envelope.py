@@ -24,8 +24,8 @@ HEADER_LEN = 126
 TAG_LEN = 16
 SIG_LEN = 64
 MESSAGE_TYPES = {1: "message", 2: "edit", 3: "redaction"}
-_LAYOUT = struct.Struct(">4sBB16sI32s16s16s16sQ12s")
-if _LAYOUT.size != HEADER_LEN:  # pragma: no cover - guards an edit of the layout
+LAYOUT = struct.Struct(">4sBB16sI32s16s16s16sQ12s")
+if LAYOUT.size != HEADER_LEN:  # pragma: no cover - guards an edit of the layout
     raise RuntimeError("TEK1 header layout changed")
 
 
@@ -50,7 +50,7 @@ class Header:
                             (self.sender_user, 16), (self.sender_device, 16), (self.nonce, 12)):
             if len(value) != size:
                 raise ProtocolError("header field has the wrong length")
-        return _LAYOUT.pack(MAGIC, self.suite, self.type, self.thread_id, self.epoch, self.head_hash,
+        return LAYOUT.pack(MAGIC, self.suite, self.type, self.thread_id, self.epoch, self.head_hash,
                             self.msg_id, self.sender_user, self.sender_device, self.client_ts_ms, self.nonce)
 
 
@@ -59,7 +59,7 @@ def parse_header(data: bytes) -> Header:
     if len(data) < HEADER_LEN:
         raise ProtocolError("envelope shorter than its header")
     (magic, suite, msg_type, thread_id, epoch, head_hash, msg_id, sender_user, sender_device,
-     ts, nonce) = _LAYOUT.unpack_from(data)
+     ts, nonce) = LAYOUT.unpack_from(data)
     if magic != MAGIC:
         raise ProtocolError("not a TEK1 envelope")
     if suite != SUITE:
