@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from cooperation.audit.models import AuditEvent
 from cooperation.extensions import db
 from cooperation.threads.models import EpochWrap, IdentityKey, Message, Thread, ThreadEvent, ThreadParty
+from cooperation_client.protocol.events import event_hash
 from tests.functional.test_threads_api_kit import Api, Dev, b64, envelope, event_payload, publish_keys, unb64
 
 
@@ -43,13 +44,13 @@ def _create(world, owner: str, parties: list[str], members: list[str]) -> tuple[
     ids = [world[m][2].id for m in members]
     body = os.urandom(300)
     r = api.post(f"/api/v1/threads/{tid}/events", {**event_payload(dev, 0, bytes(32), "create", users=ids,
-                                                                   epoch=0, members=ids, meta=os.urandom(96)),
+                                                                   epoch=1, members=ids, meta=os.urandom(96)),
                                                    "event": b64(body), "signature": b64(dev.sign_event(body))})
     assert r.status_code == 201, r.get_json()
-    return tid, hashlib.sha256(body).digest()
+    return tid, event_hash(body)
 
 
-def _post(world, who: str, tid: str, epoch: int = 0, text: bytes = b"hello", **kw):  # type: ignore[no-untyped-def]
+def _post(world, who: str, tid: str, epoch: int = 1, text: bytes = b"hello", **kw):  # type: ignore[no-untyped-def]
     api, dev, user = world[who]
     return api.post(f"/api/v1/threads/{tid}/messages", {"envelope": b64(envelope(tid, epoch, user.id, dev, text, **kw))})
 
@@ -120,7 +121,7 @@ def test_thread_log_seq_conflicts_and_acl(world, users):
     api_nl, dev_nl, nl = world["focal_nl"]
     api_sn, dev_sn, sn = world["focal_sn"]
     info = api_sn.get(f"/api/v1/threads/{tid}").get_json()
-    assert info["parties"] == ["NLD", "SEN"] and info["epoch"] == 0 and info["head"]["seq"] == 0
+    assert info["parties"] == ["NLD", "SEN"] and info["epoch"] == 1 and info["head"]["seq"] == 0
     assert {m["user_id"] for m in info["members"]} == {nl.id, sn.id}
     assert db.session.scalar(select(func.count()).where(AuditEvent.action == "threads.created")) == 1
     # The roster lists the parties' users who have keys (to add them).
@@ -143,20 +144,20 @@ def test_thread_log_seq_conflicts_and_acl(world, users):
     assert "signature" in api_sn.post(f"/api/v1/threads/{tid}/events", bad_sig).get_json()["error"]
     no_wraps = event_payload(dev_sn, 2, head, "rotate")
     assert api_sn.post(f"/api/v1/threads/{tid}/events", no_wraps).status_code == 400
-    missing = event_payload(dev_sn, 2, head, "rotate", epoch=1, members=[sn.id])
+    missing = event_payload(dev_sn, 2, head, "rotate", epoch=2, members=[sn.id])
     assert "exactly" in api_sn.post(f"/api/v1/threads/{tid}/events", missing).get_json()["error"]
     # Only the owning party adds a State; a State's user adds users of their own party.
     member_sn = world["member_sn"][2]
-    add_sn = event_payload(dev_sn, 2, head, "add_user", users=[member_sn.id], epoch=1,
+    add_sn = event_payload(dev_sn, 2, head, "add_user", users=[member_sn.id], epoch=2,
                            members=[nl.id, sn.id, member_sn.id])
     r = api_sn.post(f"/api/v1/threads/{tid}/events", add_sn)
     assert r.status_code == 201, r.get_json()
-    assert db.session.scalar(select(Thread.epoch).where(Thread.id == tid)) == 1
+    assert db.session.scalar(select(Thread.epoch).where(Thread.id == tid)) == 2
     assert world["member_sn"][0].get(f"/api/v1/threads/{tid}").status_code == 200
     events = api_nl.get(f"/api/v1/threads/{tid}/events").get_json()["events"]
     assert [e["seq"] for e in events] == [0, 1, 2] and events[2]["type"] == "add_user"
     assert api_nl.get(f"/api/v1/threads/{tid}/events?after=1").get_json()["events"][0]["seq"] == 2
-    epoch = api_nl.get(f"/api/v1/threads/{tid}/epochs/1").get_json()
+    epoch = api_nl.get(f"/api/v1/threads/{tid}/epochs/2").get_json()
     assert {w["user_id"] for w in epoch["wraps"]} == {nl.id, sn.id, member_sn.id}
     assert db.session.scalar(select(func.count()).where(AuditEvent.action == "threads.add_user")) == 1
 
@@ -184,12 +185,12 @@ def test_messages_latest_paging_idempotency_and_unread(world):
     # A retry with the same msg_id and bytes returns the first copy; other bytes conflict.
     api, dev, user = world["focal_nl"]
     msg_id = os.urandom(16)
-    data = envelope(tid, 0, user.id, dev, b"retry me", msg_id=msg_id)
+    data = envelope(tid, 1, user.id, dev, b"retry me", msg_id=msg_id)
     first = api.post(f"/api/v1/threads/{tid}/messages", {"envelope": b64(data), "msg_id": msg_id.hex()})
     again = api.post(f"/api/v1/threads/{tid}/messages", {"envelope": b64(data)})
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.get_json()["id"] == again.get_json()["id"]
-    other = envelope(tid, 0, user.id, dev, b"something else", msg_id=msg_id)
+    other = envelope(tid, 1, user.id, dev, b"something else", msg_id=msg_id)
     assert api.post(f"/api/v1/threads/{tid}/messages", {"envelope": b64(other)}).status_code == 409
     assert db.session.scalar(select(func.count()).select_from(Message).where(Message.thread_id == tid)) == 61
 
@@ -197,7 +198,7 @@ def test_messages_latest_paging_idempotency_and_unread(world):
 def test_plaintext_and_malformed_envelopes_refused(world):
     tid, _ = _create(world, "focal_nl", [], ["focal_nl"])
     api, dev, user = world["focal_nl"]
-    good = envelope(tid, 0, user.id, dev, b"fine")
+    good = envelope(tid, 1, user.id, dev, b"fine")
     cases = {
         "plaintext": b"Freeze the account at Bank X, reference ICC-01/02" * 10,
         "wrong magic": b"TEK2" + good[4:],
@@ -205,9 +206,9 @@ def test_plaintext_and_malformed_envelopes_refused(world):
         "not padded": good[:-64] + b"x" + good[-64:],
         "truncated": good[:100],
         "bad signature": good[:-64] + os.urandom(64),
-        "other thread": envelope(secrets.token_hex(16), 0, user.id, dev, b"x"),
-        "other sender": envelope(tid, 0, user.id + 1, dev, b"x"),
-        "unknown device": envelope(tid, 0, user.id, Dev(), b"x"),
+        "other thread": envelope(secrets.token_hex(16), 1, user.id, dev, b"x"),
+        "other sender": envelope(tid, 1, user.id + 1, dev, b"x"),
+        "unknown device": envelope(tid, 1, user.id, Dev(), b"x"),
     }
     for name, data in cases.items():
         r = api.post(f"/api/v1/threads/{tid}/messages", {"envelope": b64(data)})
@@ -231,26 +232,26 @@ def test_removal_cuts_access_to_new_epochs(world):
     sn = world["focal_sn"][2]
     assert _post(world, "member_sn", tid).status_code == 201
     r = api_nl.post(f"/api/v1/threads/{tid}/events",
-                    event_payload(dev_nl, 1, head, "remove_user", users=[msn.id], epoch=1, members=[nl.id, sn.id]))
+                    event_payload(dev_nl, 1, head, "remove_user", users=[msn.id], epoch=2, members=[nl.id, sn.id]))
     assert r.status_code == 201, r.get_json()
-    assert _post(world, "focal_nl", tid, epoch=1).status_code == 201
+    assert _post(world, "focal_nl", tid, epoch=2).status_code == 201
     # The removed member: the thread, its new epoch's wraps and messages, and posting are 404.
-    for path in (f"/api/v1/threads/{tid}", f"/api/v1/threads/{tid}/epochs/1", f"/api/v1/threads/{tid}/messages",
+    for path in (f"/api/v1/threads/{tid}", f"/api/v1/threads/{tid}/epochs/2", f"/api/v1/threads/{tid}/messages",
                  f"/api/v1/threads/{tid}/events"):
         assert api_m.get(path).status_code == 404, path
-    assert _post(world, "member_sn", tid, epoch=1).status_code == 404
+    assert _post(world, "member_sn", tid, epoch=2).status_code == 404
     assert tid not in [t["id"] for t in api_m.get("/api/v1/threads").get_json()["threads"]]
     # Their old message stays as stored, for the others.
     assert len(api_nl.get(f"/api/v1/threads/{tid}/messages").get_json()["messages"]) == 2
     # Removing the State removes its remaining users too.
     head = unb64(r.get_json()["hash"])
     r = api_nl.post(f"/api/v1/threads/{tid}/events",
-                    event_payload(dev_nl, 2, head, "remove_state", party="SEN", epoch=2, members=[nl.id]))
+                    event_payload(dev_nl, 2, head, "remove_state", party="SEN", epoch=3, members=[nl.id]))
     assert r.status_code == 201, r.get_json()
     assert world["focal_sn"][0].get(f"/api/v1/threads/{tid}").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(ThreadParty)
                              .where(ThreadParty.thread_id == tid, ThreadParty.removed_at.is_not(None))) == 1
-    assert db.session.scalar(select(func.count()).select_from(EpochWrap).where(EpochWrap.epoch == 2)) == 1
+    assert db.session.scalar(select(func.count()).select_from(EpochWrap).where(EpochWrap.epoch == 3)) == 1
 
 
 def test_outsiders_get_404_everywhere(world, app):
@@ -261,7 +262,7 @@ def test_outsiders_get_404_everywhere(world, app):
     assert api.put_raw(f"/api/v1/threads/{tid}/attachments/{att}/parts/0", os.urandom(100)).status_code == 200
     assert api.post(f"/api/v1/threads/{tid}/attachments/{att}/complete").status_code == 200
     base = f"/api/v1/threads/{tid}"
-    gets = [base, f"{base}/roster", f"{base}/events", f"{base}/epochs/0", f"{base}/messages",
+    gets = [base, f"{base}/roster", f"{base}/events", f"{base}/epochs/1", f"{base}/messages",
             f"{base}/attachments/{att}", f"{base}/attachments/{att}/content"]
     posts = [(f"{base}/events", event_payload(dev, 1, bytes(32), "set_policy")), (f"{base}/messages", {"envelope": "x"}),
              (f"{base}/read", {"up_to": msg}), (f"{base}/attachments", {"size": 1, "part_size": 1}),

@@ -29,7 +29,7 @@ def owner(app, client, users):  # type: ignore[no-untyped-def]
     tid = api.post("/api/v1/threads", {"parties": ["SEN"]}).get_json()["id"]
     ids = [users["focal_nl"].id]
     assert api.post(f"/api/v1/threads/{tid}/events",
-                    event_payload(dev, 0, bytes(32), "create", users=ids, epoch=0, members=ids)).status_code == 201
+                    event_payload(dev, 0, bytes(32), "create", users=ids, epoch=1, members=ids)).status_code == 201
     return api, tid
 
 

@@ -161,7 +161,7 @@ def seed_thread(owner_id: int, party_code: str) -> str:
     body = os.urandom(64)
     s.append_event(session, owner, thread, member, s.EventIn(
         seq=0, prev_hash=bytes(32), kind="create", device_id=dev.device_id, body=body, signature=dev.sign_event(body),
-        users=(owner_id,), meta=os.urandom(64), epoch=0,
+        users=(owner_id,), meta=os.urandom(64), epoch=1,
         wraps=(s.WrapIn(owner_id, s.current_generation(session, owner_id).generation, os.urandom(80)),)), actor)
     session.flush()
     return thread.id

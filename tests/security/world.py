@@ -362,7 +362,7 @@ def _own_device(objects: Objects, party_code: str, owner_id: int) -> str:
 EXTRA_MAKERS["thread_id"] = _thread_for
 EXTRA_MAKERS["attachment_id"] = _thread_attachment
 EXTRA_MAKERS["device_id"] = _own_device
-EXTRA_MAKERS["epoch"] = lambda objects, code, owner: 0  # every seeded thread has epoch 0
+EXTRA_MAKERS["epoch"] = lambda objects, code, owner: 1  # every seeded thread has epoch 1
 EXTRA_MAKERS["number"] = lambda objects, code, owner: 0
 
 

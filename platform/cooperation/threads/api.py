@@ -171,7 +171,8 @@ def keys_json(data: dict[str, Any]) -> dict[str, Any]:
     identities = data["identities"]
     current = next((i for i in identities if i.superseded_at is None), None)
     return {
-        "user_id": data["user"].id, "party": data["party_code"],
+        "user_id": data["user"].id, "party": data["party_code"], "name": data["user"].full_name,
+        "admin": s.is_thread_admin(data["user"]),
         "identity": {"public_key": b64e(current.public_key), "created_at": _ts(current.created_at)}
         if current else None,
         "identity_history": [{"public_key": b64e(i.public_key), "created_at": _ts(i.created_at),
@@ -378,7 +379,8 @@ def roster(thread_id: str):  # type: ignore[no-untyped-def]
         users = []
         for user, gen in entries:
             identity = s.current_identity(db.session, user.id)
-            users.append({"user_id": user.id, "generation": gen.generation, "dh_public": b64e(gen.dh_public),
+            users.append({"user_id": user.id, "name": user.full_name, "admin": s.is_thread_admin(user),
+                          "generation": gen.generation, "dh_public": b64e(gen.dh_public),
                           "sig_public": b64e(gen.sig_public), "record": b64e(gen.record),
                           "identity": b64e(identity.public_key) if identity else None})
         parties.append({"party": party.code, "users": users})

@@ -115,7 +115,7 @@ class Thread(db.Model):  # type: ignore[name-defined,misc]
     meta: Mapped[bytes | None] = mapped_column(LargeBinary(65536), nullable=True)
     head_seq: Mapped[int] = mapped_column(Integer, default=-1)  # -1: no event yet
     head_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
-    epoch: Mapped[int] = mapped_column(Integer, default=-1)  # -1: no epoch yet
+    epoch: Mapped[int] = mapped_column(Integer, default=0)  # 0: no key yet; create opens epoch 1
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -45,7 +45,8 @@ SCHEMAS: dict[str, Any] = {
                       "certificate": _b64("at most 4096 bytes")},
                      ["device_id", "label", "dh_public", "sig_public", "certificate"]),
     "Keys": {"type": "object", "properties": {
-        "user_id": {"type": "integer"}, "party": {"type": "string"},
+        "user_id": {"type": "integer"}, "party": {"type": "string"}, "name": {"type": "string"},
+        "admin": {"type": "boolean", "description": "May administer the party's thread seats (PROTOCOL.md §6)."},
         "identity": {"type": ["object", "null"], "properties": {"public_key": B64, "created_at": TS}},
         "identity_history": {"type": "array", "items": {"type": "object", "properties": {
             "public_key": B64, "created_at": TS, "superseded_at": TS}}},

@@ -27,6 +27,7 @@ from cooperation.threads.models import (Attachment, AttachmentPart, Device, Epoc
                                         KeyGenerationWrap, Message, NotificationPreference, NotifyMode,
                                         RecoveryBlob, Thread, ThreadEvent, ThreadMember, ThreadParty)
 from cooperation.threads.storage import AttachmentStorage
+from cooperation_client.protocol.events import event_hash
 
 GENESIS = bytes(32)
 EVENT_SIG_LABEL = "event"  # signed as "TEK1/event-sig" | SHA-256(event bytes), as the protocol core does
@@ -60,6 +61,12 @@ def new_id() -> str:
     return secrets.token_hex(16)
 
 
+def log_hash(body: bytes) -> bytes:
+    """The hash that chains the log: the protocol's event hash, so the head the server reports
+    is the `prev` the next signed event must carry."""
+    return event_hash(body)
+
+
 def event_signature_input(body: bytes) -> bytes:
     return b"TEK1/event-sig" + hashlib.sha256(body).digest()
 
@@ -73,6 +80,12 @@ def _verify_ed25519(public: bytes, signature: bytes, message: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def is_thread_admin(user: User) -> bool:
+    """The protocol's "administrator" of a party (PROTOCOL.md §6): a State's focal point, or a
+    Registry editor for the Registry. Clients read it from the key directory."""
+    return user.role in (p.Role.STATE_FOCAL_POINT, p.Role.REGISTRY_EDITOR)
 
 
 def may_participate(user: User) -> bool:
@@ -230,8 +243,9 @@ def create_thread(session: Session, user: User, party_codes: list[str], actor: A
     if unknown:
         raise Invalid(f"Unknown or inactive parties: {', '.join(sorted(unknown))}.")
     now = utcnow()
+    # Epoch 0 means "no key yet": the create event opens epoch 1 (PROTOCOL.md §6).
     thread = Thread(id=new_id(), owner_party_id=user.party_id, created_by_id=user.id, created_at=now,
-                    head_seq=-1, head_hash=GENESIS, epoch=-1, last_activity_at=now)
+                    head_seq=-1, head_hash=GENESIS, epoch=0, last_activity_at=now)
     session.add(thread)
     session.flush()
     for code in codes:
@@ -344,7 +358,7 @@ def append_event(session: Session, user: User, thread: Thread, member: ThreadMem
         raise Invalid("Only create and rename events carry the encrypted metadata.")
     # Compare-and-set on the head: of two concurrent appends at the same seq, one wins.
     won = session.execute(update(Thread).where(Thread.id == thread.id, Thread.head_seq == event.seq - 1)
-                          .values(head_seq=event.seq, head_hash=hashlib.sha256(event.body).digest(),
+                          .values(head_seq=event.seq, head_hash=log_hash(event.body),
                                   last_activity_at=utcnow())).rowcount
     if won != 1:
         raise Conflict("The thread has changed: fetch the new head and try again.")
@@ -510,7 +524,7 @@ def post_message(session: Session, user: User, thread: Thread, data: bytes) -> t
         raise Invalid("The envelope belongs to another thread.")
     if h.sender_user != tek.user_ref(user.id):
         raise Invalid("The envelope's sender is not you.")
-    if thread.epoch < 0:
+    if thread.epoch < 1:
         raise Invalid("The thread has no epoch yet: append the create event first.")
     if h.epoch != thread.epoch:
         raise Conflict("The thread moved to a new epoch: fetch it and encrypt again.", head(thread))
