@@ -94,17 +94,17 @@ def prepare(env: dict[str, str], clients: int, big: int) -> dict:
             dev = devices[0]
             s.append_event(db.session, owner, thread, member, s.EventIn(
                 seq=0, prev_hash=bytes(32), kind="create", device_id=dev.device_id, body=body,
-                signature=dev.sign_event(body), users=tuple(u.id for u in users), epoch=0,
+                signature=dev.sign_event(body), users=tuple(u.id for u in users), epoch=1,
                 wraps=tuple(s.WrapIn(u.id, 1, os.urandom(80)) for u in users)), actor)
             db.session.commit()
             threads[name] = thread.id
         # Pre-filled threads for "latest 50": envelopes made once and reused (ids differ).
-        sample = envelope(threads["small"], 0, users[0].id, devices[0], os.urandom(700))
+        sample = envelope(threads["small"], 1, users[0].id, devices[0], os.urandom(700))
         from cooperation.db import utcnow
 
         for name, count in (("small", 100), ("big", big)):
             for start in range(0, count, 5000):
-                rows = [{"thread_id": threads[name], "msg_id": secrets.token_hex(16), "epoch": 0,
+                rows = [{"thread_id": threads[name], "msg_id": secrets.token_hex(16), "epoch": 1,
                          "sender_id": users[0].id, "device_id": devices[0].device_id, "envelope": sample,
                          "created_at": utcnow()} for _ in range(min(5000, count - start))]
                 db.session.execute(insert(Message), rows)
@@ -190,7 +190,7 @@ def bench_posts(clients: list[Client], info: dict, n_clients: int, per_client: i
     tid = info["threads"]["post"]
     latencies: list[float] = []
     lock = threading.Lock()
-    bodies = [[json.dumps({"envelope": b64(envelope(tid, 0, info["users"][i][2], info["devices"][i],
+    bodies = [[json.dumps({"envelope": b64(envelope(tid, 1, info["users"][i][2], info["devices"][i],
                                                        os.urandom(900)))}).encode()
                for _ in range(per_client)] for i in range(n_clients)]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event
@@ -47,7 +50,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None:
-    """SQLite: enforce foreign keys, WAL, durable commits, and real transactions.
+    """SQLite: enforce foreign keys, WAL, crash-safe commits, and real transactions.
 
     pysqlite's legacy mode issues BEGIN only before a write, so reads in a "transaction" would
     see other commits; we take transaction control ourselves (see _sqlite_begin).
@@ -59,9 +62,28 @@ def _sqlite_pragmas(dbapi_connection: object, connection_record: object) -> None
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
+    # NORMAL in WAL mode: a commit is in the WAL (the OS's hands) when it returns, so it survives
+    # the application being killed; only an OS crash or power cut can lose the newest commits,
+    # never corrupt the file. FULL added an fsync to every commit while the single writer lock
+    # is held. SQLite is the embedded trial database: production refuses it (config.problems),
+    # and PostgreSQL keeps synchronous_commit on.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+_read_only: ContextVar[bool] = ContextVar("sqlite_read_only", default=False)
+
+
+@contextmanager
+def read_only() -> Iterator[None]:
+    """Connections begun inside only read: a plain BEGIN, even in a writing request, so a
+    lookup (the session row) does not queue behind, or hold up, the writers."""
+    token = _read_only.set(True)
+    try:
+        yield
+    finally:
+        _read_only.reset(token)
 
 
 @event.listens_for(Engine, "begin")
@@ -73,5 +95,5 @@ def _sqlite_begin(conn: object) -> None:
         return
     from flask import has_request_context, request
 
-    writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+    writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS") and not _read_only.get()
     conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")  # type: ignore[attr-defined]

@@ -55,6 +55,7 @@ def load_user_from_request(req: Request):  # type: ignore[no-untyped-def]
         return None
     user, access = found
     g.setdefault(ACCESS_KEY, access)
+    g.log_user_id = user.id
     return user
 
 

@@ -126,9 +126,9 @@ def _start() -> None:
 
 
 def _user_id() -> int | None:
-    # Only a user already loaded for this request: logging must not cost a query.
-    user = g.get("_login_user")
-    return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
+    # Noted by the user loader: reading it from the User row would reload the row after the
+    # view's commit expired it (a query, and on SQLite a write lock, for a log line).
+    return g.get("log_user_id")
 
 
 def _finish(response: Response) -> Response:

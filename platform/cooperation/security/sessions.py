@@ -19,7 +19,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
-from cooperation.db import utcnow
+from cooperation.db import read_only, utcnow
 from cooperation.extensions import db
 from cooperation.security.models import WebSession
 
@@ -69,7 +69,7 @@ class DatabaseSessionInterface(SessionInterface):
         now = utcnow()
         # Own short connection: the lookup never shares a transaction (or a stale snapshot)
         # with the request's work.
-        with db.engine.connect() as conn:
+        with read_only(), db.engine.connect() as conn:
             row = conn.execute(
                 select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
                        WebSession.expires_at).where(WebSession.id_hash == hash_token(token))

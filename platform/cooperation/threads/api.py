@@ -375,7 +375,11 @@ def get_thread(thread_id: str):  # type: ignore[no-untyped-def]
 def roster(thread_id: str):  # type: ignore[no-untyped-def]
     thread, _member = _thread(thread_id)
     parties = []
-    for party, entries in s.roster(db.session, thread):
+    # ?party=CODE: a party about to be added (owner side only), whose users the new epoch key
+    # must be wrapped to before the add_state event.
+    code = request.args.get("party")
+    rows = s.candidate_roster(db.session, me(), thread, code) if code else s.roster(db.session, thread)
+    for party, entries in rows:
         users = []
         for user, gen in entries:
             identity = s.current_identity(db.session, user.id)
@@ -486,17 +490,16 @@ def post_message(thread_id: str):  # type: ignore[no-untyped-def]
     if hint is not None and hex_id(hint, "msg_id") != raw[s.tek.MSG_ID_SLICE].hex():
         raise BadRequest(_("msg_id does not match the envelope header."))
     try:
-        message, created = s.post_message(db.session, me(), thread, raw)
-        recipients = s.recipients_to_notify(db.session, thread, me()) if created else []
-        reply = message_json(message)  # before the commit: no reload of expired rows afterwards
+        message = s.post_message(db.session, me(), thread, raw)
+        recipients = s.recipients_to_notify(db.session, thread, me())
+        reply, created = message_json(message), True  # serialised before the commit expires the row
         db.session.commit()
     except IntegrityError:
-        # Two retries racing on the same msg_id: the unique constraint decides, the loser answers as a retry.
+        # The msg_id is taken: a client's retry (answer with the first copy), a race between
+        # two retries (the unique constraint decided), or a clash (409).
         db.session.rollback()
-        message = s.find_message(db.session, thread.id, raw[s.tek.MSG_ID_SLICE].hex())
-        if message is None or message.envelope != raw:
-            raise s.Conflict(_("Another message already uses this msg_id.")) from None
-        created, recipients, reply = False, [], message_json(message)
+        thread, _member = _thread(thread_id)
+        reply, created, recipients = message_json(s.resolve_retry(db.session, me(), thread.id, raw)), False, []
     _notify(recipients)
     return jsonify(reply), 201 if created else 200
 

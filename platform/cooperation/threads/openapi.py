@@ -152,7 +152,10 @@ OPERATIONS: list[tuple[str, str, str, str, list[Any], Any, list[tuple[int, Any]]
     ("/api/v1/threads/{thread_id}", "get", "getThread", "A thread, its parties, members and head.", [_THREAD_ID],
      None, [(200, _ref("Thread"))]),
     ("/api/v1/threads/{thread_id}/roster", "get", "threadRoster",
-     "Users of the participating parties who can be added, with their current key generation.", [_THREAD_ID],
+     "Users of the participating parties who can be added, with their current key generation; with "
+     "?party=CODE, the users of a party not yet in the thread (owner party only, before add_state).",
+     [_THREAD_ID, {"name": "party", "in": "query", "required": False, "description": "A party code.",
+                   "schema": {"type": "string"}}],
      None, [(200, {"type": "object"})]),
     ("/api/v1/threads/{thread_id}/events", "get", "listEvents", "The signed log, in order.",
      [_THREAD_ID, _q("after", "Events after this seq."), _q("limit", "At most 500.", 1)], None,

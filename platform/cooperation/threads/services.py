@@ -209,8 +209,10 @@ def own_keys(session: Session, user: User) -> dict[str, Any]:
 
 
 def shares_thread(session: Session, a: int, b: int) -> bool:
+    """`b` is or was a member of a thread `a` belongs to now: a's client needs the keys of
+    everyone its thread logs name, former members included, to verify those logs."""
     mine = select(ThreadMember.thread_id).where(ThreadMember.user_id == a, ThreadMember.removed_at.is_(None))
-    found = session.scalar(select(ThreadMember.id).where(ThreadMember.user_id == b, ThreadMember.removed_at.is_(None),
+    found = session.scalar(select(ThreadMember.id).where(ThreadMember.user_id == b,
                                                          ThreadMember.thread_id.in_(mine)).limit(1))
     return found is not None
 
@@ -300,19 +302,32 @@ def list_threads(session: Session, user: User, limit: int = 100) -> list[tuple[T
 def roster(session: Session, thread: Thread) -> list[tuple[Party, list[tuple[User, KeyGeneration]]]]:
     """For each participating party, its users who may take part and have published a key
     generation: whom the members can wrap epoch keys to."""
-    out = []
-    for party in thread_parties(session, thread):
-        users = session.scalars(select(User).where(User.party_id == party.id, User.status == UserStatus.ACTIVE)
-                                .order_by(User.id)).all()
-        entries = []
-        for candidate in users:
-            if not may_participate(candidate):
-                continue
-            gen = current_generation(session, candidate.id)
-            if gen is not None:
-                entries.append((candidate, gen))
-        out.append((party, entries))
-    return out
+    return [(party, _party_roster(session, party)) for party in thread_parties(session, thread)]
+
+
+def candidate_roster(session: Session, user: User, thread: Thread,
+                     code: str) -> list[tuple[Party, list[tuple[User, KeyGeneration]]]]:
+    """The roster of a party that does not take part yet, for the owner party's members, who
+    alone may add parties (PROTOCOL.md §6, add_state): their clients must wrap the new epoch
+    key to its users before the party is added. Anyone else gets NotFound."""
+    party = session.scalar(select(Party).where(Party.code == code))
+    if (party is None or party.status != PartyStatus.ACTIVE or not _owner_side(user, thread)
+            or party.id in {p.id for p in thread_parties(session, thread)}):
+        raise NotFound(code)
+    return [(party, _party_roster(session, party))]
+
+
+def _party_roster(session: Session, party: Party) -> list[tuple[User, KeyGeneration]]:
+    users = session.scalars(select(User).where(User.party_id == party.id, User.status == UserStatus.ACTIVE)
+                            .order_by(User.id)).all()
+    entries = []
+    for candidate in users:
+        if not may_participate(candidate):
+            continue
+        gen = current_generation(session, candidate.id)
+        if gen is not None:
+            entries.append((candidate, gen))
+    return entries
 
 
 @dataclass(frozen=True)
@@ -505,21 +520,16 @@ def find_message(session: Session, thread_id: str, msg_id: str) -> Message | Non
     return session.scalar(select(Message).where(Message.thread_id == thread_id, Message.msg_id == msg_id))
 
 
-def post_message(session: Session, user: User, thread: Thread, data: bytes) -> tuple[Message, bool]:
+def post_message(session: Session, user: User, thread: Thread, data: bytes) -> Message:
     """Store an envelope after checking its structure, its binding to this thread, sender and
-    epoch, and its device signature. A retry with the same msg_id and bytes returns the first
-    copy (created False); the same msg_id with other bytes is a Conflict."""
+    epoch, and its device signature. A msg_id already used in the thread makes the flush fail
+    on the unique constraint (IntegrityError): the caller then looks the first copy up with
+    `resolve_retry`. The happy path thus costs no lookup for a duplicate that almost never is."""
     try:
         env = tek.parse(data)
     except tek.EnvelopeError as exc:
         raise Invalid(f"Not a valid encrypted envelope: {exc}.") from None
     h = env.header
-    msg_id = h.msg_id.hex()
-    existing = find_message(session, thread.id, msg_id)
-    if existing is not None:
-        if existing.envelope != data or existing.sender_id != user.id:
-            raise Conflict("Another message already uses this msg_id.")
-        return existing, False
     if h.thread_id.hex() != thread.id:
         raise Invalid("The envelope belongs to another thread.")
     if h.sender_user != tek.user_ref(user.id):
@@ -531,11 +541,20 @@ def post_message(session: Session, user: User, thread: Thread, data: bytes) -> t
     device = _signing_device(session, user, h.sender_device.hex())
     if not tek.verify_signature(env, device.sig_public):
         raise Invalid("The envelope signature does not verify with the device's signing key.")
-    message = Message(thread_id=thread.id, msg_id=msg_id, epoch=h.epoch, sender_id=user.id,
+    message = Message(thread_id=thread.id, msg_id=h.msg_id.hex(), epoch=h.epoch, sender_id=user.id,
                       device_id=device.device_id, envelope=data, created_at=utcnow())
     session.add(message)
     session.flush()
-    return message, True
+    return message
+
+
+def resolve_retry(session: Session, user: User, thread_id: str, data: bytes) -> Message:
+    """After a duplicate msg_id: the first copy if this is a retry of the same bytes by the same
+    sender, else a Conflict."""
+    existing = find_message(session, thread_id, data[tek.MSG_ID_SLICE].hex()) if len(data) > 74 else None
+    if existing is None or existing.envelope != data or existing.sender_id != user.id:
+        raise Conflict("Another message already uses this msg_id.")
+    return existing
 
 
 def latest_messages(session: Session, thread: Thread, before: int | None, limit: int) -> list[Message]:
@@ -558,16 +577,20 @@ def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
 
 def recipients_to_notify(session: Session, thread: Thread, sender: User) -> list[str]:
     """Members waiting for a per-event mail: mode "event", not yet mailed since their last read.
-    Marks them as mailed (the mail itself is sent after the commit)."""
-    rows = session.execute(
-        select(ThreadMember, User.email).join(User, User.id == ThreadMember.user_id)
-        .join(NotificationPreference, NotificationPreference.user_id == ThreadMember.user_id)
-        .where(ThreadMember.thread_id == thread.id, ThreadMember.removed_at.is_(None),
-               ThreadMember.user_id != sender.id, ThreadMember.notified.is_(False),
-               NotificationPreference.mode == NotifyMode.EVENT.value, User.status == UserStatus.ACTIVE)).all()
-    for member, _ in rows:
-        member.notified = True
-    return [email for _, email in rows]
+    Marks them as mailed in one UPDATE ... RETURNING (the mail itself is sent after the commit);
+    a post nobody is waiting on costs this single statement, inside the write lock."""
+    waiting = (update(ThreadMember)
+               .where(ThreadMember.thread_id == thread.id, ThreadMember.removed_at.is_(None),
+                      ThreadMember.user_id != sender.id, ThreadMember.notified.is_(False),
+                      ThreadMember.user_id.in_(select(NotificationPreference.user_id)
+                                               .where(NotificationPreference.mode == NotifyMode.EVENT.value)),
+                      ThreadMember.user_id.in_(select(User.id).where(User.status == UserStatus.ACTIVE)))
+               .values(notified=True).returning(ThreadMember.user_id)
+               .execution_options(synchronize_session=False))
+    user_ids = list(session.scalars(waiting))
+    if not user_ids:
+        return []
+    return list(session.scalars(select(User.email).where(User.id.in_(user_ids)).order_by(User.id)))
 
 
 def notification_mode(session: Session, user: User) -> str:

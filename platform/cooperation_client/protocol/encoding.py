@@ -69,9 +69,12 @@ def hexd(text: str, length: int) -> bytes:
     if not isinstance(text, str) or len(text) != 2 * length or text != text.lower():
         raise ProtocolError("invalid hex id")
     try:
-        return bytes.fromhex(text)
+        data = bytes.fromhex(text)
     except ValueError as exc:
         raise ProtocolError("invalid hex id") from exc
+    if len(data) != length:  # fromhex skips spaces: "00 11 ..." must not pass
+        raise ProtocolError("invalid hex id")
+    return data
 
 
 # -- padding -------------------------------------------------------------------------------

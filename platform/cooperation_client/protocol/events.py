@@ -179,6 +179,8 @@ def _roster(value: object, directory: Directory) -> dict[bytes, str]:
         raise ProtocolError("member list must be a non-empty list")
     roster: dict[bytes, str] = {}
     for entry in value:
+        if not isinstance(entry, dict):
+            raise ProtocolError("member entries must be objects")
         user, state = hexd(entry.get("user", ""), 16), entry.get("state")
         info = directory.users.get(user)
         _require(info is not None and info.state == state, "member not certified for the stated State")
@@ -194,6 +196,8 @@ def _keys(body: dict[str, Any], members: Mapping[bytes, str], with_history: bool
         raise ProtocolError("epoch-opening event without an epoch record")
     wraps: dict[bytes, tuple[int, bytes]] = {}
     for entry in record["wraps"]:
+        if not isinstance(entry, dict):
+            raise ProtocolError("wrap entries must be objects")
         user = hexd(entry.get("user", ""), 16)
         gen = _int(entry.get("gen"), "gen")
         _require(gen >= 1 and user not in wraps, "invalid wrap entry")
@@ -246,7 +250,7 @@ def _membership(state: ThreadState, event: Event, directory: Directory) -> tuple
     elif event.type == "remove_state":
         gone = body.get("state")
         _require(owner_admin, "only the owner State's administrators remove States")
-        _require(gone in states and gone != state.owner_state, "cannot remove this State")
+        _require(isinstance(gone, str) and gone in states and gone != state.owner_state, "cannot remove this State")
         states.discard(gone)
         members = {u: s for u, s in members.items() if s != gone}
     elif event.type == "add_user":

@@ -52,6 +52,10 @@ def sign_statement(kind: str, obj: dict[str, Any], key: Ed25519PrivateKey) -> Si
     return Signed(kind, payload, P.sign(key, P.signed_digest(kind, payload)))
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def verify_statement(statement: Signed, kind: str, public: bytes) -> dict[str, Any]:
     """Verify first, then parse: returns the payload object or raises."""
     if statement.kind != kind:
@@ -60,7 +64,8 @@ def verify_statement(statement: Signed, kind: str, public: bytes) -> dict[str, A
         raise ProtocolError("statement too large")
     P.verify(public, statement.signature, P.signed_digest(kind, statement.payload))
     try:
-        obj = json.loads(statement.payload.decode("utf-8"))
+        # NaN/Infinity are not JSON; the browser twin's JSON.parse refuses them, so must we.
+        obj = json.loads(statement.payload.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise ProtocolError("statement payload is not UTF-8 JSON") from exc
     if not isinstance(obj, dict) or obj.get("v") != 1:
