@@ -33,6 +33,8 @@ _HEX32 = re.compile(r"\A[0-9a-f]{32}\Z")
 _CODE = re.compile(r"\A[A-Z][A-Z0-9-]{1,15}\Z")
 JSON_LIMIT = 2 * 1024 * 1024  # a 1 MiB envelope in base64 plus a little JSON
 EVENT_LIMIT = 8 * 1024 * 1024  # events of large threads carry many wraps
+# User ids, seqs and epochs are INTEGER columns: PostgreSQL refuses a larger parameter (a 500).
+INT32 = 2 ** 31 - 1
 
 
 class BadRequest(Exception):
@@ -86,7 +88,7 @@ def b64d(value: Any, name: str, *, size: int | None = None, max_size: int = 6553
     if not isinstance(value, str) or not value:
         raise BadRequest(_("%(name)s must be a base64url string.", name=name))
     text = value.replace("+", "-").replace("/", "_").rstrip("=")
-    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1 or len(value) - len(text) > 2:
         raise BadRequest(_("%(name)s is not valid base64url.", name=name))
     if len(text) * 3 // 4 > max_size + 3:
         raise BadRequest(_("%(name)s is larger than %(max)s bytes.", name=name, max=max_size), 413)
@@ -122,6 +124,8 @@ def _known(data: dict[str, Any], allowed: set[str]) -> None:
 
 
 def integer(value: Any, name: str, low: int = 0, high: int = 2 ** 62) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 12.0 is an integer in JSON (and in the OpenAPI document's JSON Schema)
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise BadRequest(_("%(name)s must be a whole number between %(low)s and %(high)s.",
                            name=name, low=low, high=high))
@@ -138,7 +142,8 @@ def query_int(name: str, default: int | None, low: int, high: int) -> int | None
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() admits "²", which int() refuses (a 500 before this).
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not low <= int(raw) <= high:
         raise BadRequest(_("%(name)s must be a whole number between %(low)s and %(high)s.",
                            name=name, low=low, high=high))
     return int(raw)
@@ -199,7 +204,8 @@ def event_json(event: ThreadEvent) -> dict[str, Any]:
             "prev_hash": b64e(event.prev_hash), "hash": b64e(event.event_hash), "created_at": _ts(event.created_at)}
 
 
-def message_json(message: Message) -> dict[str, Any]:
+def message_json(message: Any) -> dict[str, Any]:
+    """A Message, or a row of services.MESSAGE_COLUMNS."""
     return {"id": message.id, "msg_id": message.msg_id, "epoch": message.epoch, "sender_id": message.sender_id,
             "device_id": message.device_id, "created_at": _ts(message.created_at),
             "envelope": b64e(message.envelope)}
@@ -248,7 +254,7 @@ def add_device():  # type: ignore[no-untyped-def]
     data = body()
     _known(data, {"device_id", "label", "dh_public", "sig_public", "certificate"})
     label = data.get("label")
-    if not isinstance(label, str) or not 1 <= len(label.strip()) <= 100 or any(ord(c) < 32 for c in label):
+    if not isinstance(label, str) or not label.strip() or len(label) > 100 or any(ord(c) < 32 for c in label):
         raise BadRequest(_("label must be 1 to 100 printable characters."))
     device = s.add_device(db.session, me(), device_id=hex_id(data.get("device_id"), "device_id"),
                           label=label.strip(), dh_public=b64d(data.get("dh_public"), "dh_public", size=32),
@@ -309,7 +315,7 @@ def store_recovery():  # type: ignore[no-untyped-def]
     return jsonify(kind=row.kind, version=row.version, created_at=_ts(row.created_at)), 201
 
 
-@bp.get("/users/<int:user_id>/keys")
+@bp.get(f"/users/<int(max={INT32}):user_id>/keys")
 @p.require(p.KEYS_PUBLISH)
 def user_keys(user_id: int):  # type: ignore[no-untyped-def]
     return jsonify(keys_json(s.public_keys(db.session, me(), user_id)))
@@ -395,7 +401,7 @@ def roster(thread_id: str):  # type: ignore[no-untyped-def]
 @p.require(p.THREADS_PARTICIPATE)
 def list_events(thread_id: str):  # type: ignore[no-untyped-def]
     thread, _member = _thread(thread_id)
-    after = query_int("after", -1, 0, 2 ** 31) if "after" in request.args else -1
+    after = query_int("after", -1, 0, INT32) if "after" in request.args else -1
     rows = s.events(db.session, thread, after if after is not None else -1, query_int("limit", 100, 1, 500) or 100)
     return jsonify(events=[event_json(e) for e in rows], head={"seq": thread.head_seq, "hash": b64e(thread.head_hash)})
 
@@ -411,14 +417,14 @@ def _event_in(data: dict[str, Any]) -> s.EventIn:
     users = data.get("users", [])
     if not isinstance(users, list) or len(users) > 5000:
         raise BadRequest(_("users must be a list of at most 5000 user ids."))
-    users = [integer(u, "users[]", 1) for u in users]
+    users = [integer(u, "users[]", 1, INT32) for u in users]
     epoch, wraps = None, []
     raw_epoch = data.get("epoch")
     if raw_epoch is not None:
         if not isinstance(raw_epoch, dict):
             raise BadRequest(_("epoch must be an object with number and wraps."))
         _known(raw_epoch, {"number", "wraps"})
-        epoch = integer(raw_epoch.get("number"), "epoch.number", 0, 2 ** 31)
+        epoch = integer(raw_epoch.get("number"), "epoch.number", 0, INT32)
         items = raw_epoch.get("wraps")
         if not isinstance(items, list) or not 1 <= len(items) <= 5000:
             raise BadRequest(_("epoch.wraps must list 1 to 5000 wraps."))
@@ -426,13 +432,13 @@ def _event_in(data: dict[str, Any]) -> s.EventIn:
             if not isinstance(item, dict):
                 raise BadRequest(_("Each wrap is an object with user_id, generation and wrap."))
             _known(item, {"user_id", "generation", "wrap"})
-            wraps.append(s.WrapIn(integer(item.get("user_id"), "user_id", 1),
+            wraps.append(s.WrapIn(integer(item.get("user_id"), "user_id", 1, INT32),
                                   integer(item.get("generation"), "generation", 1, 1_000_000),
                                   b64d(item.get("wrap"), "wrap", max_size=1024)))
     elif kind in s.EPOCH_EVENTS:
         raise BadRequest(_("A %(type)s event opens a new epoch: send epoch with its wraps.", type=kind))
     meta = b64d(data["meta"], "meta", max_size=65536) if data.get("meta") is not None else None
-    return s.EventIn(seq=integer(data.get("seq"), "seq", 0, 2 ** 31), prev_hash=b64d(data.get("prev_hash"), "prev_hash",
+    return s.EventIn(seq=integer(data.get("seq"), "seq", 0, INT32), prev_hash=b64d(data.get("prev_hash"), "prev_hash",
                                                                                       size=32),
                      kind=kind, device_id=hex_id(data.get("device_id"), "device_id"),
                      body=b64d(data.get("event"), "event", max_size=65536),
@@ -458,7 +464,7 @@ def append_event(thread_id: str):  # type: ignore[no-untyped-def]
     return jsonify(event_json(row)), 201
 
 
-@bp.get("/threads/<thread_id>/epochs/<int:epoch>")
+@bp.get(f"/threads/<thread_id>/epochs/<int(max={INT32}):epoch>")
 @p.require(p.THREADS_PARTICIPATE)
 def get_epoch(thread_id: str, epoch: int):  # type: ignore[no-untyped-def]
     thread, _member = _thread(thread_id)
@@ -562,14 +568,14 @@ def attachment_status(thread_id: str, attachment_id: str):  # type: ignore[no-un
 
 def _csrf_unless_bearer(view: Callable[..., Any]) -> Callable[..., Any]:
     """Raw-body uploads skip the global CSRF check (it would parse the body under the 16 MiB form
-    limit); they are checked here instead, under the part limit. A bearer token without a session
-    cookie cannot be forged by a browser and needs no CSRF token (as in cooperation.oauth.bearer)."""
+    limit); they are checked here instead, under the part limit. As in cooperation.oauth.bearer,
+    only a session cookie that signs a user in needs a CSRF token: without a cookie (a bearer token,
+    or nothing) or with one that signs no one in, there is nothing to forge and the view answers
+    401 to an anonymous caller."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        bearer_only = (request.headers.get("Authorization", "").lower().startswith("bearer ")
-                       and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies)
-        if not bearer_only:
+        if current_app.config["SESSION_COOKIE_NAME"] in request.cookies and current_user.is_authenticated:
             request.max_content_length = s.MAX_PART
             csrf.protect()
         return view(*args, **kwargs)

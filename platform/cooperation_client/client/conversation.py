@@ -1,0 +1,205 @@
+"""Reading and posting messages (PROTOCOL.md §5, §12).
+
+A message is shown only after its signature verified with the sender's certified device key,
+the sender was a member of the message's epoch according to the verified log, and it decrypted
+and unpadded; any failure becomes a warning item, never content.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cooperation_client.protocol import events, messages
+from cooperation_client.protocol import primitives as P
+from cooperation_client.protocol.encoding import b64d, b64e, hexd
+from cooperation_client.protocol.envelope import split
+from cooperation_client.protocol.errors import ProtocolError, VerificationError
+
+from .api import ApiClient, b64url, unb64url
+from .directory import KeyBook, user_int
+from .errors import ApiError, ClientError, NoEpochKey
+from .thread_log import EpochKeys, ThreadView
+
+HANDLING = ("participants-only", "national-authorities", "no-evidential-use", "court-only")
+MAX_TEXT = 200_000
+ATTEMPTS = 4
+# C0/C1 controls but tab and newline, and the bidirectional overrides that can disguise a name.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Neutralise terminal control characters in decrypted text (escape-sequence injection)."""
+    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    """An attachment as the signed message body describes it (§12)."""
+
+    file_id: str
+    name: str
+    mime: str
+    size: int
+    digest: bytes
+    key: bytes
+    chunk_log2: int
+    handling: str
+
+    def to_body(self) -> dict[str, Any]:
+        # Ids in hex, other binary values in standard base64 (PROTOCOL.md §2), as the browser.
+        return {"file_id": self.file_id, "name": self.name, "mime": self.mime, "size": self.size,
+                "digest": b64e(self.digest), "key": b64e(self.key), "chunk_log2": self.chunk_log2,
+                "handling": self.handling}
+
+    @classmethod
+    def from_body(cls, data: Any) -> AttachmentRef:
+        if not isinstance(data, dict):
+            raise ProtocolError("attachment entry is not an object")
+        size, log2 = data.get("size"), data.get("chunk_log2")
+        name, mime = data.get("name"), data.get("mime")
+        if type(size) is not int or size < 0 or type(log2) is not int or not 12 <= log2 <= 24:
+            raise ProtocolError("attachment size or chunk size invalid")
+        if not isinstance(name, str) or not isinstance(mime, str):
+            raise ProtocolError("attachment name or type invalid")
+        handling = data.get("handling")
+        return cls(hexd(data.get("file_id", ""), 16).hex(), name, mime, size, _bytes32(data.get("digest")),
+                   _bytes32(data.get("key")), log2, handling if isinstance(handling, str) else "")
+
+
+def _bytes32(value: Any) -> bytes:
+    """Base64 as both clients write it; 64 hex digits as the protocol's message vectors have it."""
+    if not isinstance(value, str):
+        raise ProtocolError("attachment digest or key missing")
+    return hexd(value, 32) if len(value) == 64 else b64d(value, 32)
+
+
+@dataclass
+class MessageItem:
+    """One message as shown: either verified content, or a warning and no content."""
+
+    msg_id: str
+    sender_id: int
+    sender_name: str
+    epoch: int
+    sent_ms: int
+    id: int | None = None                       # the server's row id (ordering, read marker)
+    created_at: str | None = None               # the server's receipt time
+    text: str | None = None
+    handling: str | None = None
+    reply_to: str | None = None
+    attachments: list[AttachmentRef] = field(default_factory=list)
+    warning: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.warning is None
+
+
+def _body(body: dict[str, Any]) -> tuple[str, str | None, str | None, list[AttachmentRef]]:
+    text, handling, reply_to = body.get("text"), body.get("handling"), body.get("reply_to")
+    if body.get("v") != 1 or not isinstance(text, str):
+        raise ProtocolError("message body without text")
+    if reply_to is not None and not isinstance(reply_to, str):
+        raise ProtocolError("reply_to invalid")
+    raw = body.get("attachments") or []
+    if not isinstance(raw, list):
+        raise ProtocolError("attachments is not a list")
+    return text, handling if isinstance(handling, str) else None, reply_to, [AttachmentRef.from_body(a) for a in raw]
+
+
+def open_envelope(view: ThreadView, keys: EpochKeys, book: KeyBook, raw: bytes,
+                  row: dict[str, Any] | None = None) -> MessageItem:
+    """Verify then decrypt one stored envelope; never raises for a bad message."""
+    row = row or {}
+    try:
+        header = split(raw).header
+    except ProtocolError as exc:
+        return MessageItem(str(row.get("msg_id", "")), int(row.get("sender_id") or 0), "?", int(row.get("epoch") or 0),
+                           0, row.get("id"), row.get("created_at"), warning=f"Malformed message ({exc}); not shown.")
+    sender = user_int(header.sender_user)
+    item = MessageItem(header.msg_id.hex(), sender, book.name(sender), header.epoch, header.client_ts_ms,
+                       row.get("id"), row.get("created_at"))
+    if header.thread_id != view.tid:
+        item.warning = "This message belongs to another thread; not shown."
+        return item
+    if header.epoch not in view.state.wraps:
+        item.warning = str(NoEpochKey(header.epoch))
+        return item
+    if header.sender_user not in view.state.wraps[header.epoch]:
+        item.warning = f"The sender was not a member in epoch {header.epoch}; not shown."
+        return item
+    sig_pub = view.directory.devices.get((header.sender_user, header.sender_device))
+    if sig_pub is None:
+        item.warning = "Sent from a device the sender never certified; not shown."
+        return item
+    try:
+        _, body = messages.open_(raw, sender_sig_pub=sig_pub, epoch_key=lambda h: keys.key(view, h.epoch))
+        item.text, item.handling, item.reply_to, item.attachments = _body(body)
+    except NoEpochKey as exc:
+        item.warning = str(exc)
+    except VerificationError:
+        item.warning = "This message failed its signature or integrity check (altered?); not shown."
+    except ProtocolError as exc:
+        item.warning = f"This message is malformed ({exc}); not shown."
+    return item
+
+
+def read(api: ApiClient, view: ThreadView, keys: EpochKeys, book: KeyBook, limit: int = 50,
+         before: int | None = None) -> tuple[list[MessageItem], int | None]:
+    """The latest `limit` messages (oldest first) and the cursor for the page before them."""
+    params: dict[str, Any] = {"limit": limit}
+    if before is not None:
+        params["before"] = before
+    page = api.get(f"/api/v1/threads/{view.thread_id}/messages", params)
+    items = [open_envelope(view, keys, book, unb64url(row["envelope"], "envelope"), row)
+             for row in page.get("messages", [])]
+    items.reverse()
+    return items, page.get("next_before")
+
+
+def body(text: str, handling: str, attachments: Sequence[AttachmentRef] = (), reply_to: str | None = None
+         ) -> dict[str, Any]:
+    if handling not in HANDLING:
+        raise ClientError(f"The handling code must be one of: {', '.join(HANDLING)}.")
+    if not text.strip() and not attachments:
+        raise ClientError("The message is empty.")
+    if len(text) > MAX_TEXT:
+        raise ClientError("The message is too long.")
+    if reply_to is not None:
+        hexd(reply_to, 16)
+    return {"v": 1, "text": text, "reply_to": reply_to, "handling": handling,
+            "attachments": [a.to_body() for a in attachments]}
+
+
+def post(api: ApiClient, book: KeyBook, keys: EpochKeys, load: Callable[[str], ThreadView], thread_id: str,
+         content: dict[str, Any]) -> str:
+    """Seal and post; on 409 (a new epoch or head) reload the log and seal again under the same
+    msg_id, which keeps a retry after a lost answer idempotent."""
+    me = book.me
+    msg_id = P.random_bytes(16)
+    for _ in range(ATTEMPTS):
+        view = load(thread_id)
+        state = view.state
+        if me.user_bytes not in state.members:
+            raise ClientError("You are not a member of this thread.")
+        for user in sorted(state.members):
+            book.require_unchanged(user_int(user))  # KeyChanged: nothing is sent until accepted
+        stale = sorted(user_int(u) for u in events.members_needing_rotation(state, view.directory))
+        if stale:
+            raise ClientError(f"Member(s) {', '.join(map(str, stale))} no longer have valid keys: a member must "
+                              "rotate them out (remove-user) before anyone sends.")
+        raw = messages.seal(content, epoch_key=keys.key(view, state.epoch), device=me.device, thread_id=view.tid,
+                            epoch=state.epoch, head_hash=state.head_hash, msg_id=msg_id, sender_user=me.user_bytes,
+                            client_ts_ms=int(time.time() * 1000))
+        try:
+            api.post(f"/api/v1/threads/{thread_id}/messages", {"envelope": b64url(raw), "msg_id": msg_id.hex()})
+        except ApiError as exc:
+            if exc.status == 409 and "epoch" in exc.body:
+                continue  # the thread moved to a new epoch meanwhile
+            raise
+        return msg_id.hex()
+    raise ClientError("The thread kept changing while posting; try again.")
