@@ -596,7 +596,10 @@ def put_part(thread_id: str, attachment_id: str, number: int):  # type: ignore[n
     if request.content_length != size:
         status = 413 if request.content_length > size else 400
         raise BadRequest(_("Part %(n)s must be exactly %(size)s bytes.", n=number, size=size), status)
-    request.max_content_length = size
+    # One byte of slack: the storage reads up to size + 1 to prove the part ends where it should.
+    # Under a server that terminates the input (gunicorn), Werkzeug enforces this limit itself
+    # and would answer 413 to that probe if the limit were exactly `size`.
+    request.max_content_length = size + 1
     try:
         # request.stream, never request.data: the part goes to disk in 1 MiB chunks.
         s.store_part(db.session, get_storage(), attachment, number, request.stream, size)

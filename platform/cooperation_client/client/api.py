@@ -11,6 +11,7 @@ import base64
 import binascii
 import ipaddress
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -96,8 +97,11 @@ class ApiClient:
             except (OSError, ssl.SSLError) as exc:
                 raise ClientError(f"Cannot use the CA bundle {ca_bundle}: {exc}") from None
         # follow_redirects stays off: a redirect must never carry the bearer token elsewhere.
+        # No cookie jar: the client authenticates with its bearer token only. A cookie the server
+        # sets would make later calls look like a browser session (CSRF-checked, token ignored).
         self.http = httpx.Client(base_url=self.server, transport=transport, verify=verify, timeout=timeout,
-                                 headers={"User-Agent": USER_AGENT}, follow_redirects=False)
+                                 headers={"User-Agent": USER_AGENT}, follow_redirects=False,
+                                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
 
     def close(self) -> None:
         self.http.close()
