@@ -33,6 +33,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="comma-separated database backends to run functional tests on")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` for pytest 9: pytest-xdist 3.8 tags grouped tests by assigning
+    `item._nodeid`, which pytest 9 no longer reads (the node id comes from `item._id`), so every
+    xdist_group was silently scattered over the workers. Tag them where pytest 9 looks; the
+    tests of a group (one live server, ordered module state) then run on one worker, in order."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                        for mark in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(names)}")  # type: ignore[attr-defined]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = [b for b in metafunc.config.getoption("--backends").split(",") if b]
@@ -57,7 +74,8 @@ def base_settings(tmp: Path, database_url: str, mailbox: Mailbox) -> Settings:
     return Settings(
         env="testing", secret_key="test-secret-key-" + "x" * 40, database_url=database_url,
         instance_path=str(tmp / "instance"), server_name="", mail_backend="smtp",
-        mail_server="127.0.0.1", mail_port=mailbox.port, enabled_plugins=("directory",),
+        mail_server="127.0.0.1", mail_port=mailbox.port,
+        enabled_plugins=("directory", "noncooperation", "agreements"),
     )
 
 

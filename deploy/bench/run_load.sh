@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load test (not part of the test suite): 200 users of 50 States for 5 minutes against nginx +
-# two gunicorn instances + PostgreSQL on this machine, with a tenant-isolation check inside.
+# two gunicorn instances + PostgreSQL on this machine: encrypted threads (read, post, mark read,
+# download attachments) and browsing, with a tenant-isolation check inside (locustfile.py).
 #   bash deploy/bench/run_load.sh [DURATION (default 5m)] [USERS (default 200)]
 # Needs root or the postgres system user (as tests/pg_server.py) and nginx. Prints locust's
 # summary (latency percentiles, failures) and writes deploy/bench/results/ (CSV + HTML).

@@ -135,6 +135,9 @@ def _register_core(app: Flask) -> None:
     from cooperation.threads.cli import threads_cli
 
     app.register_blueprint(threads_api_bp)  # JSON errors: its own handlers and errors.py for /api/
+    from cooperation.threads.views import bp as threads_bp
+
+    app.register_blueprint(threads_bp)
     app.cli.add_command(threads_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(questionnaires_cli)

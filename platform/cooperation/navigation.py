@@ -17,6 +17,7 @@ CORE_NAV: tuple[NavItem, ...] = (
     NavItem(label=lambda: str(_l("Membership")), endpoint="membership.admin_index", permission=p.MEMBERSHIP_ADMIN, order=70),
     NavItem(label=lambda: str(_l("Audit log")), endpoint="audit.index", permission=p.AUDIT_READ, order=80),
     NavItem(label=lambda: str(_l("Case law and guidance")), endpoint="caselaw.index", permission=p.CASELAW_READ, order=30),
+    NavItem(label=lambda: str(_l("Threads")), endpoint="threads.index", permission=p.THREADS_PARTICIPATE, order=20),
     NavItem(label=lambda: str(_l("Editing case law")), endpoint="caselaw.editor_index", permission=p.CASELAW_EDIT, order=35),
 )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from flask import Blueprint, Flask
+from sqlalchemy.orm import Session
 
 from cooperation.extensions import db
 from cooperation.permissions import Permission, Role
@@ -61,6 +62,11 @@ class Plugin:
 
     def init_app(self, app: Flask) -> None:
         """Optional hook (CLI commands, signal receivers)."""
+
+    def seed_demo(self, session: Session, echo: Callable[[str], None]) -> None:
+        """Optional hook: add the plugin's demo data (`seed-demo`, refused in production).
+        Called after the core demo data (States, demo accounts); must be idempotent and must
+        not commit (seed-demo commits once at the end)."""
 
     @property
     def migrations_dir(self) -> Path:

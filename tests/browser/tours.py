@@ -28,6 +28,11 @@ Check = Callable[[Page, str], None]
 
 # Pages of one's own account, for every role.
 ACCOUNT_PATHS = ("/account", "/account/password", "/account/security", "/account/sessions")
+# Threads pages outside the navigation (the list is in it), as a person without keys yet sees
+# them; one role suffices (same templates for every role). The thread page itself needs a thread
+# and keys: tests/browser/test_threads_browser.py checks it with axe-core and under the CSP.
+THREAD_PATHS = ("/threads/new", "/threads/keys")
+THREAD_PAGES_FOR = ("member_nl",)
 
 
 def invitation_link(accounts, email: str, party_code: str, role: Role) -> str:  # type: ignore[no-untyped-def]
@@ -96,7 +101,8 @@ def role_tour(page: Page, accounts, role_key: str, check: Check,  # type: ignore
     check(page, f"{role_key}: dashboard")
     paths = [p for p in dashboard.nav_paths() if p != DashboardPage.PATH]
     visited = [DashboardPage.PATH]
-    for path in [*paths, *(ACCOUNT_PATHS if account_pages else ())]:
+    extra = THREAD_PATHS if role_key in THREAD_PAGES_FOR else ()
+    for path in [*paths, *(ACCOUNT_PATHS if account_pages else ()), *extra]:
         if path in visited:
             continue
         response = page.goto(path)

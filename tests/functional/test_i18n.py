@@ -24,12 +24,14 @@ EN = {"Accept-Language": "en-GB,en;q=0.9"}
 # editor, Secretariat administrator).
 MEMBER_PAGES = ["/dashboard", "/account", "/account/security", "/account/sessions", "/directory/",
                 "/directory/states/NLD", "/caselaw", "/caselaw/articles", "/caselaw/chambers",
-                "/caselaw/years", "/caselaw/feed-token", "/questionnaires/", "/questionnaires/profiles"]
+                "/caselaw/years", "/caselaw/feed-token", "/questionnaires/", "/questionnaires/profiles",
+                "/noncooperation/", "/agreements/"]
 FOCAL_PAGES = ["/my-state/users", "/my-state/users/invite", "/questionnaires/"]
-EDITOR_PAGES = ["/editor/caselaw", "/editor/caselaw/new"]
+EDITOR_PAGES = ["/editor/caselaw", "/editor/caselaw/new", "/agreements/new"]
 ADMIN_PAGES = ["/admin/membership", "/admin/membership/states/new", "/admin/membership/users",
                "/admin/membership/invitations", "/admin/audit/", "/questionnaires/manage/",
-               "/questionnaires/manage/new"]
+               "/questionnaires/manage/new", "/noncooperation/cases/new", "/noncooperation/focal-points",
+               "/noncooperation/sessions"]
 
 
 def pages_by_role(users) -> dict[str, list[str]]:  # type: ignore[no-untyped-def]

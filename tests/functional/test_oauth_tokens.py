@@ -236,9 +236,13 @@ def _check_csrf_rules(echo_app, users) -> None:  # type: ignore[no-untyped-def]
     assert device.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 200
     # Bearer with a session cookie: the cookie rules apply, CSRF included.
     assert browser.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 400
-    # A cookie that is no session at all still means "check CSRF".
+    # A cookie that is no session at all (or an expired one) signs no one in: the bearer header
+    # is still ignored (a cookie is present) and the answer is 401, not a misleading CSRF 400.
     device.set_cookie("session", "junk")
-    assert device.post("/api/v1/test-only/echo", json={}, headers=bearer).status_code == 400
+    refused = device.post("/api/v1/test-only/echo", json={}, headers=bearer)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer ")
+    # No credential at all: 401 with the bearer challenge as well.
+    assert new_client(echo_app).post("/api/v1/test-only/echo", json={}).status_code == 401
 
 
 def test_only_the_client_endpoints_of_oauth_are_exempt_from_csrf(app):

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Integer, LargeBinary, String, Text, delete, select, update
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, Integer, LargeBinary, String, Text, delete, select, update
 from werkzeug.routing import Rule
 
 from cooperation import permissions as p
@@ -410,6 +410,8 @@ def _plain_values(table: Any, party_id: int, owner_id: int, n: int,
             values[column.key] = 0
         elif isinstance(kind, DateTime) or "datetime" in type(kind).__name__.lower():
             values[column.key] = utcnow()
+        elif isinstance(kind, Date):
+            values[column.key] = utcnow().date()
         elif isinstance(kind, LargeBinary):
             values[column.key] = secrets.token_bytes(16)
         elif isinstance(kind, JSON):

@@ -159,7 +159,7 @@ def test_disabled_directory_plugin_leaves_no_route_permission_or_nav(make_app, u
     # The enabled application shows that each check below can fail.
     assert _directory_rules(enabled)
     assert _directory_rules(disabled) == []
-    assert [i.endpoint for i in enabled.extensions["cooperation.plugins"].nav] == ["directory.index"]
+    assert "directory.index" in [i.endpoint for i in enabled.extensions["cooperation.plugins"].nav]
     assert disabled.extensions["cooperation.plugins"].nav == []
     with enabled.app_context():
         assert "directory:contacts:read" in p.permissions_for(Role.STATE_MEMBER)

@@ -70,6 +70,9 @@ def run(echo: Callable[[str], None] = print) -> None:
     from cooperation.questionnaires.seed import seed_demo as seed_questionnaires
 
     seed_questionnaires(session, echo)
+    # Enabled plugins add theirs through the plugin contract (Plugin.seed_demo).
+    for plugin in current_app.extensions["cooperation.plugins"].plugins.values():
+        plugin.seed_demo(session, echo)
     session.commit()
     echo(f"Demo data ready: {added} States added, {created} demo accounts created.")
     echo(f"Case law and guidance: {caselaw_added} demo items published.")

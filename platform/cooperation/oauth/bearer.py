@@ -5,15 +5,17 @@ never drive a form (change a password, end sessions). The token's scopes are kep
 for the request; permissions.has_permission then requires a permission to be both granted by
 the user's role and covered by one of those scopes.
 
-CSRF: a request that carries a bearer token and *no* session cookie cannot be forged by a
-browser (a browser attaches cookies, never our Authorization header), so it is exempt. A
-request with a session cookie is checked as always, even if it also carries a bearer header.
+CSRF: an API request without a session cookie cannot be forged by a browser (a browser
+attaches cookies, never our Authorization header), so it is exempt: with a bearer token it is
+authenticated by the token, without one the view answers 401. So is an API request whose cookie
+signs no one in (it acts as no one; the view answers 401, not a misleading "form expired"). A
+request whose session cookie signs a user in is checked as always, even with a bearer header.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Request, current_app, flash, g, jsonify, redirect, request
-from flask_login import login_url
+from flask_login import current_user, login_url
 
 from cooperation.extensions import csrf, db
 from cooperation.oauth import services
@@ -89,8 +91,10 @@ def csrf_guard() -> None:
     """before_request, in place of Flask-WTF's own check (WTF_CSRF_CHECK_DEFAULT is off)."""
     if not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
-    if is_api_request(request) and bearer_token(request) is not None and not has_session_cookie(request):
-        return
+    if is_api_request(request) and not has_session_cookie(request):
+        return  # bearer-only or no credential at all: nothing a browser attaches by itself
+    if is_api_request(request) and not current_user.is_authenticated:
+        return  # a cookie that signs no one in cannot be forged into anything: the view answers 401
     csrf.protect(apply_exemptions=True)
 
 

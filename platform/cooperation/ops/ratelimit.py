@@ -102,7 +102,8 @@ RULES: tuple[Rule, ...] = (
     Rule("reauth", frozenset({"accounts.replace_totp"}), frozenset({"POST"}),
          applies=lambda r: "current" in r.form),
     Rule("exports", frozenset({"audit.export_csv", "directory.export_csv",
-                               "questionnaires.export_csv", "questionnaires.export_xlsx"}),
+                               "questionnaires.export_csv", "questionnaires.export_xlsx",
+                               "noncooperation.export_csv", "agreements.export_csv"}),
          frozenset({"GET"})),
 )
 

@@ -315,9 +315,11 @@ def store_recovery():  # type: ignore[no-untyped-def]
     return jsonify(kind=row.kind, version=row.version, created_at=_ts(row.created_at)), 201
 
 
-@bp.get(f"/users/<int(max={INT32}):user_id>/keys")
+@bp.get("/users/<int:user_id>/keys")
 @p.require(p.KEYS_PUBLISH)
 def user_keys(user_id: int):  # type: ignore[no-untyped-def]
+    if user_id > INT32:
+        raise s.NotFound(user_id)
     return jsonify(keys_json(s.public_keys(db.session, me(), user_id)))
 
 
@@ -464,10 +466,12 @@ def append_event(thread_id: str):  # type: ignore[no-untyped-def]
     return jsonify(event_json(row)), 201
 
 
-@bp.get(f"/threads/<thread_id>/epochs/<int(max={INT32}):epoch>")
+@bp.get("/threads/<thread_id>/epochs/<int:epoch>")
 @p.require(p.THREADS_PARTICIPATE)
 def get_epoch(thread_id: str, epoch: int):  # type: ignore[no-untyped-def]
     thread, _member = _thread(thread_id)
+    if epoch > INT32:
+        raise s.NotFound(epoch)
     wraps = s.epoch_record(db.session, thread, epoch)
     return jsonify(epoch=epoch, wraps=[{"user_id": w.user_id, "generation": w.generation, "wrap": b64e(w.wrap)}
                                        for w in wraps])

@@ -15,7 +15,7 @@ from typing import Any
 
 from cooperation_client.protocol import events, messages
 from cooperation_client.protocol import primitives as P
-from cooperation_client.protocol.encoding import b64d, b64e, hexd
+from cooperation_client.protocol.encoding import hexd
 from cooperation_client.protocol.envelope import split
 from cooperation_client.protocol.errors import ProtocolError, VerificationError
 
@@ -52,7 +52,7 @@ class AttachmentRef:
     def to_body(self) -> dict[str, Any]:
         # Ids in hex, other binary values in standard base64 (PROTOCOL.md §2), as the browser.
         return {"file_id": self.file_id, "name": self.name, "mime": self.mime, "size": self.size,
-                "digest": b64e(self.digest), "key": b64e(self.key), "chunk_log2": self.chunk_log2,
+                "digest": self.digest.hex(), "key": self.key.hex(), "chunk_log2": self.chunk_log2,
                 "handling": self.handling}
 
     @classmethod
@@ -71,10 +71,10 @@ class AttachmentRef:
 
 
 def _bytes32(value: Any) -> bytes:
-    """Base64 as both clients write it; 64 hex digits as the protocol's message vectors have it."""
+    """64 lowercase hex digits (PROTOCOL.md §12, as in the message vectors), nothing else."""
     if not isinstance(value, str):
         raise ProtocolError("attachment digest or key missing")
-    return hexd(value, 32) if len(value) == 64 else b64d(value, 32)
+    return hexd(value, 32)
 
 
 @dataclass

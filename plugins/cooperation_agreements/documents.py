@@ -1,0 +1,124 @@
+"""Documents of agreements, stored like the questionnaires' uploads (cooperation/questionnaires/
+files.py): PDF, DOCX or ODT up to 10 MiB, checked by extension AND by content (magic bytes, the
+ZIP members of DOCX/ODT), written under the instance path with a server-generated name (no user
+input reaches the path), served only as an attachment under a sandboxing CSP. A link to a
+published text (e.g. the ICC's or the UN Treaty Collection's copy) must be an https URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from cooperation.questionnaires.files import safe_name
+
+MAX_BYTES = 10 * 1024 * 1024
+CHUNK = 64 * 1024
+STORAGE_FOLDER = "agreements_files"
+
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "odt": "application/vnd.oasis.opendocument.text",
+}
+
+
+class DocumentRefused(ValueError):
+    """The upload or the link is refused; the message says why and what is accepted."""
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    data: bytes
+    original_name: str
+    content_type: str
+    sha256: str
+
+
+def storage_dir() -> Path:
+    path = Path(current_app.instance_path) / STORAGE_FOLDER
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _read_limited(stream: IO[bytes]) -> bytes:
+    """At most MAX_BYTES; one byte more means too large (the stream is never read whole)."""
+    buffer = io.BytesIO()
+    while chunk := stream.read(CHUNK):
+        buffer.write(chunk)
+        if buffer.tell() > MAX_BYTES:
+            raise DocumentRefused(_("The file is larger than 10 MiB. Upload a smaller copy, or add a "
+                                    "link to the published text."))
+    return buffer.getvalue()
+
+
+def _content_matches(extension: str, data: bytes) -> bool:
+    if extension == "pdf":
+        return data[:5] == b"%PDF-"
+    if data[:4] != b"PK\x03\x04":
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if extension == "docx":
+                return "word/document.xml" in names and "[Content_Types].xml" in names
+            return "mimetype" in names and archive.read("mimetype").strip() == \
+                b"application/vnd.oasis.opendocument.text"
+    except (zipfile.BadZipFile, KeyError, OSError, RuntimeError):
+        return False
+
+
+def check(stream: IO[bytes], filename: str) -> CheckedFile:
+    name = safe_name(filename)
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in CONTENT_TYPES:
+        raise DocumentRefused(_("Only PDF, DOCX or ODT documents are accepted."))
+    data = _read_limited(stream)
+    if not data:
+        raise DocumentRefused(_("The file is empty."))
+    if not _content_matches(extension, data):
+        raise DocumentRefused(_("The file's content is not a valid %(kind)s document. Only PDF, DOCX or "
+                                "ODT documents are accepted.", kind=extension.upper()))
+    return CheckedFile(data, name, CONTENT_TYPES[extension], hashlib.sha256(data).hexdigest())
+
+
+def check_link(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or len(url) > 500:
+        raise DocumentRefused(_("Enter an https:// address of at most 500 characters, e.g. "
+                                "https://www.icc-cpi.int/..."))
+    return url
+
+
+def store(checked: CheckedFile) -> str:
+    """Write the bytes under a random name; returns the name."""
+    stored_name = secrets.token_hex(24)
+    path = storage_dir() / stored_name
+    with open(path, "xb") as handle:
+        handle.write(checked.data)
+    path.chmod(0o600)
+    return stored_name
+
+
+def path_of(stored_name: str) -> Path:
+    if not stored_name or not stored_name.isalnum():
+        raise FileNotFoundError(stored_name)
+    return storage_dir() / stored_name
+
+
+def discard(stored_name: str) -> None:
+    """Remove a stored file (after its row was deleted, or when the row was rolled back)."""
+    try:
+        path_of(stored_name).unlink()
+    except FileNotFoundError:
+        pass
