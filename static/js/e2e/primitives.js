@@ -82,9 +82,26 @@ export async function x25519(privateKey, peerPublic) {
 
 export const sign = async (privateKey, message) => new Uint8Array(await S.sign({ name: "Ed25519" }, privateKey, message));
 
+// Imported Ed25519 public keys by their bytes: a thread page verifies hundreds of messages signed
+// by the same few devices, and each import is one more WebCrypto round trip. Public keys only;
+// the oldest entry goes when the map is full; a failed import is not kept.
+const verifyKeys = new Map();
+const VERIFY_KEYS_MAX = 256;
+function verifyKey(publicRaw) {
+  const id = String.fromCharCode(...publicRaw);
+  let key = verifyKeys.get(id);
+  if (!key) {
+    key = importPublic("Ed25519", publicRaw);
+    if (verifyKeys.size >= VERIFY_KEYS_MAX) verifyKeys.delete(verifyKeys.keys().next().value);
+    verifyKeys.set(id, key);
+    key.catch(() => { if (verifyKeys.get(id) === key) verifyKeys.delete(id); });
+  }
+  return key;
+}
+
 export async function verify(publicRaw, signature, message) {
   if (publicRaw.length !== 32 || signature.length !== 64) throw new VerificationError("bad signature or key length");
-  const ok = await S.verify({ name: "Ed25519" }, await importPublic("Ed25519", publicRaw), signature, message);
+  const ok = await S.verify({ name: "Ed25519" }, await verifyKey(publicRaw), signature, message);
   if (!ok) throw new VerificationError("invalid signature");
 }
 

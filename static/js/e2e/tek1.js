@@ -54,13 +54,20 @@ export async function seal(body, { epochKey, device, threadId, epoch, headHash, 
 
 // senderSigPub / epochKey: raw bytes, or async functions of the parsed header (looked up only
 // after the structure checks passed). Verifies the signature before decrypting.
-export async function open(data, { senderSigPub, epochKey }) {
+// msgKey (instead of epochKey): an async function of the header giving the epoch's message key
+// as an AES-GCM CryptoKey, for a reader that derives it once per epoch and opens many messages.
+export async function open(data, { senderSigPub, epochKey, msgKey }) {
   const env = split(data);
   const pub = typeof senderSigPub === "function" ? await senderSigPub(env.header) : senderSigPub;
   await verify(pub, env.signature, await signedBytes(env.headerBytes, env.ciphertext));
-  const key = typeof epochKey === "function" ? await epochKey(env.header) : epochKey;
-  const plaintext = await aesGcmDecrypt(await messageKey(key, env.header.threadId, env.header.epoch), env.header.nonce,
-    env.ciphertext, env.headerBytes);
+  let key;
+  if (msgKey) {
+    key = await msgKey(env.header);
+  } else {
+    const epochSecret = typeof epochKey === "function" ? await epochKey(env.header) : epochKey;
+    key = await messageKey(epochSecret, env.header.threadId, env.header.epoch);
+  }
+  const plaintext = await aesGcmDecrypt(key, env.header.nonce, env.ciphertext, env.headerBytes);
   let body;
   try { body = parseJson(unpad(plaintext)); } catch { throw new VerificationError("message body is not valid"); }
   if (!body || typeof body !== "object" || Array.isArray(body)) throw new ProtocolError("message body must be a JSON object");

@@ -80,7 +80,7 @@ export function formatSize(bytes) {
 }
 
 // One formatter per locale: building an Intl.DateTimeFormat costs about as much as decrypting a
-// message, and a page of messages formats one time each.
+// message, and a page of messages formats one timestamp per message.
 const timeFormats = new Map();
 export function formatTime(ms) {
   const locale = document.documentElement.lang || "en";
