@@ -74,3 +74,45 @@ def test_caselaw_revision_upgrades_and_downgrades(backend, settings, tmp_path, r
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def _document_storage(conn: Any) -> tuple[str, str]:
+    row = conn.execute(text(
+        "SELECT attstorage, attcompression FROM pg_attribute "
+        "WHERE attrelid = CAST(:t AS regclass) AND attname = 'document'"), {"t": search.FTS_TABLE}).one()
+    return str(row[0]), str(row[1])
+
+
+def test_search_storage_revision(backend, settings, tmp_path, request):
+    """0005_caselaw_search: on PostgreSQL the tsvector moves into the row (STORAGE MAIN, lz4) and
+    back on downgrade; on SQLite it changes nothing. Search works at every step."""
+    from cooperation.db import utcnow
+
+    app = create_app(replace(settings, database_url=_fresh_database_url(backend, tmp_path, request),
+                             enabled_plugins=()))
+    config = alembic_config(app)
+    try:
+        command.upgrade(config, "0004_threads")
+        with app.app_context():
+            if backend == "postgresql":
+                with db.engine.begin() as conn:  # as databases made before this revision were
+                    conn.execute(text(f"ALTER TABLE {search.FTS_TABLE} ALTER COLUMN document SET STORAGE EXTENDED"))
+                    conn.execute(text(f"ALTER TABLE {search.FTS_TABLE} ALTER COLUMN document SET COMPRESSION DEFAULT"))
+            db.engine.dispose()
+        command.upgrade(config, "0005_caselaw_search")
+        with app.app_context():
+            if backend == "postgresql":
+                with db.engine.connect() as conn:
+                    assert _document_storage(conn) == ("m", "l")
+            assert search.search(db.session, search.SearchQuery(text="freezing"), utcnow()).total == 0
+            db.session.remove()
+            db.engine.dispose()
+        command.downgrade(config, "0004_threads")
+        with app.app_context():
+            if backend == "postgresql":
+                with db.engine.connect() as conn:
+                    assert _document_storage(conn) == ("x", "")
+            db.engine.dispose()
+    finally:
+        with app.app_context():
+            db.engine.dispose()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from cooperation.caselaw import search, services
 from cooperation.caselaw.search import SearchQuery
@@ -124,3 +124,72 @@ def test_withdrawn_items_leave_the_index(corpus, users):
     # The index table holds only published items.
     count = db.session.scalar(text(f"SELECT count(*) FROM {search.FTS_TABLE}"))
     assert count == 4 + 1  # four visible + the scheduled one (visibility is checked at query time)
+
+
+def test_a_search_is_one_statement(corpus):
+    """Ranking, count, page rows and snippets in one round trip (no per-row or per-relation
+    queries), with and without words."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for query in (SearchQuery(text="freezing"), SearchQuery(text="reparations", chamber="appeals"),
+                      SearchQuery(), SearchQuery(topic="freezing"), SearchQuery(text="nonexistentword")):
+            statements.clear()
+            search.search(db.session, query, utcnow())
+            assert len(statements) == 1, (query, statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_counts_stop_at_the_cap_and_pages_still_know_what_follows(corpus, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    everything = search.search(db.session, SearchQuery(limit=50), utcnow())
+    assert len(everything.hits) == 5 and everything.total == 2 and everything.more and not everything.has_next
+    first = search.search(db.session, SearchQuery(limit=2), utcnow())
+    assert len(first.hits) == 2 and first.more and first.has_next
+    last = search.search(db.session, SearchQuery(limit=2, offset=4), utcnow())
+    assert len(last.hits) == 1 and not last.has_next
+    beyond = search.search(db.session, SearchQuery(limit=2, offset=10), utcnow())
+    assert beyond.hits == [] and beyond.total == 2 and beyond.more and not beyond.has_next
+    # Under the cap the count is exact.
+    ranked = search.search(db.session, SearchQuery(text="reparations", limit=1), utcnow())
+    assert ranked.total == 2 and not ranked.more and ranked.has_next
+    assert [h.item.slug for h in ranked.hits] == ["title-hit"]
+    second = search.search(db.session, SearchQuery(text="reparations", limit=1, offset=1), utcnow())
+    assert [h.item.slug for h in second.hits] == ["body-hit"] and not second.has_next
+    assert search.search(db.session, SearchQuery(text="reparations", offset=5), utcnow()).total == 2
+
+
+def test_the_search_page_shows_a_capped_count(client, auth, users, corpus, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    auth.login(users["member_nl"])
+    page = client.get("/caselaw?kind=explainer").get_data(as_text=True)
+    assert "2+ items found." in page and 'rel="next"' not in page  # four explainers, one page
+    page = client.get("/caselaw?q=reparations").get_data(as_text=True)
+    assert "2 items found." in page and "2+" not in page
+
+
+def test_postgresql_keeps_the_vectors_in_the_row(corpus, backend):
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL storage settings")
+    storage = db.session.scalar(text(
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = 'document'"),
+        {"t": search.FTS_TABLE})
+    assert storage == "m"
+
+
+def test_lists_and_facets_do_only_the_work_asked_for(corpus):
+    since = utcnow() - timedelta(hours=1)
+    everything = services.new_since(db.session, since, utcnow(), limit=50)
+    assert len(everything) == 5
+    assert services.new_since(db.session, since, utcnow(), limit=2) == everything[:2]  # newest first
+    assert services.feed_entries(db.session, utcnow(), limit=3) == everything[:3]
+    full = services.facet_counts(db.session, utcnow())
+    assert full["chambers"] == {"appeals": 3, "trial_ii": 1} and full["years"] == {2016: 3, 2017: 1}
+    assert services.facet_counts(db.session, utcnow(), facets=("chambers",)) == {"chambers": full["chambers"]}
+    assert services.facet_counts(db.session, utcnow(), facets=("years",)) == {"years": full["years"]}

@@ -406,14 +406,17 @@ def visible_item(session: Session, slug: str, now: datetime) -> tuple[CaselawIte
     return (row[0], row[1]) if row else None
 
 
-def _visible_rows(session: Session, now: datetime, *conditions: Any) -> list[tuple[CaselawItem, CaselawVersion]]:
-    rows = session.execute(
-        select(CaselawItem, CaselawVersion)
-        .join(CaselawVersion, and_(CaselawVersion.item_id == CaselawItem.id,
-                                   CaselawVersion.number == CaselawItem.published_version_number))
-        .where(search.visible(now), *conditions)
-        .order_by(CaselawItem.publish_at.desc(), CaselawItem.id.desc())).all()
-    return [(i, v) for i, v in rows]
+def _visible_rows(session: Session, now: datetime, *conditions: Any,
+                  limit: int | None = None) -> list[tuple[CaselawItem, CaselawVersion]]:
+    """Visible items, newest first; `limit` cuts in SQL (a returning reader may have thousands)."""
+    stmt = (select(CaselawItem, CaselawVersion)
+            .join(CaselawVersion, and_(CaselawVersion.item_id == CaselawItem.id,
+                                       CaselawVersion.number == CaselawItem.published_version_number))
+            .where(search.visible(now), *conditions)
+            .order_by(CaselawItem.publish_at.desc(), CaselawItem.id.desc()))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [(i, v) for i, v in session.execute(stmt).all()]
 
 
 @dataclass(frozen=True)
@@ -461,30 +464,39 @@ def new_since(session: Session, since: datetime | None, now: datetime, limit: in
               ) -> list[tuple[CaselawItem, CaselawVersion]]:
     if since is None:
         return []
-    return _visible_rows(session, now, CaselawItem.publish_at > since)[:limit]
+    return _visible_rows(session, now, CaselawItem.publish_at > since, limit=limit)
 
 
 def feed_entries(session: Session, now: datetime, limit: int = 50) -> list[tuple[CaselawItem, CaselawVersion]]:
-    return _visible_rows(session, now)[:limit]
+    return _visible_rows(session, now, limit=limit)
 
 
-def facet_counts(session: Session, now: datetime) -> dict[str, dict[Any, int]]:
-    """Counts of visible items per article, chamber and decision year, for the indexes."""
+FACETS = ("articles", "chambers", "years")
+
+
+def facet_counts(session: Session, now: datetime,
+                 facets: Sequence[str] = FACETS) -> dict[str, dict[Any, int]]:
+    """Counts of visible items per article, chamber and decision year, for the indexes; each
+    facet is a pass over every visible item, so only the ones asked for are counted."""
     base = and_(CaselawVersion.item_id == CaselawItem.id,
                 CaselawVersion.number == CaselawItem.published_version_number)
-    articles = dict(session.execute(
-        select(CaselawVersionArticle.article, func.count())
-        .join(CaselawVersion, CaselawVersion.id == CaselawVersionArticle.version_id)
-        .join(CaselawItem, base).where(search.visible(now))
-        .group_by(CaselawVersionArticle.article)).all())
-    chambers = dict(session.execute(
-        select(CaselawVersion.chamber, func.count()).join(CaselawItem, base)
-        .where(search.visible(now), CaselawVersion.chamber != "").group_by(CaselawVersion.chamber)).all())
-    year = extract("year", CaselawVersion.decision_date)
-    years = dict(session.execute(
-        select(year, func.count()).join(CaselawItem, base)
-        .where(search.visible(now), CaselawVersion.decision_date.is_not(None)).group_by(year)).all())
-    return {"articles": articles, "chambers": chambers, "years": {int(y): n for y, n in years.items()}}
+    out: dict[str, dict[Any, int]] = {}
+    if "articles" in facets:
+        out["articles"] = dict(session.execute(
+            select(CaselawVersionArticle.article, func.count())
+            .join(CaselawVersion, CaselawVersion.id == CaselawVersionArticle.version_id)
+            .join(CaselawItem, base).where(search.visible(now))
+            .group_by(CaselawVersionArticle.article)).all())
+    if "chambers" in facets:
+        out["chambers"] = dict(session.execute(
+            select(CaselawVersion.chamber, func.count()).join(CaselawItem, base)
+            .where(search.visible(now), CaselawVersion.chamber != "").group_by(CaselawVersion.chamber)).all())
+    if "years" in facets:
+        year = extract("year", CaselawVersion.decision_date)
+        out["years"] = {int(y): n for y, n in session.execute(
+            select(year, func.count()).join(CaselawItem, base)
+            .where(search.visible(now), CaselawVersion.decision_date.is_not(None)).group_by(year)).all()}
+    return out
 
 
 def editor_items(session: Session, *, status: ItemStatus | None = None) -> list[CaselawItem]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -55,6 +55,7 @@ def _labels() -> dict[str, Any]:
         "article_by_code": taxonomy.article_by_code,
         "markdown": render.render,
         "item_url": item_url,
+        "format_number": format_number,
         "locale": _locale(),
     }
 
@@ -110,21 +111,21 @@ def guidance_index():  # type: ignore[no-untyped-def]
 @bp.get("/caselaw/articles")
 @p.require(p.CASELAW_READ)
 def by_article():  # type: ignore[no-untyped-def]
-    counts = services.facet_counts(db.session, utcnow())
+    counts = services.facet_counts(db.session, utcnow(), facets=("articles",))
     return _render("caselaw/by_article.html", articles=taxonomy.articles(), counts=counts["articles"])
 
 
 @bp.get("/caselaw/chambers")
 @p.require(p.CASELAW_READ)
 def by_chamber():  # type: ignore[no-untyped-def]
-    counts = services.facet_counts(db.session, utcnow())
+    counts = services.facet_counts(db.session, utcnow(), facets=("chambers",))
     return _render("caselaw/by_chamber.html", counts=counts["chambers"])
 
 
 @bp.get("/caselaw/years")
 @p.require(p.CASELAW_READ)
 def by_year():  # type: ignore[no-untyped-def]
-    counts = services.facet_counts(db.session, utcnow())
+    counts = services.facet_counts(db.session, utcnow(), facets=("years",))
     return _render("caselaw/by_year.html", counts=dict(sorted(counts["years"].items(), reverse=True)))
 
 
