@@ -44,7 +44,10 @@ class PostgresServer:
         cmd = list(args)
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
+        if check and done.returncode != 0:  # say why: a bare CalledProcessError hides stderr
+            raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+        return done
 
     def start(self) -> PostgresServer:
         if self.as_root:
@@ -64,7 +67,18 @@ class PostgresServer:
         raise RuntimeError("PostgreSQL did not become ready")
 
     def create_database(self, name: str) -> str:
-        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        # From template0, which takes no connections: copying template1 fails outright ("source
+        # database is being accessed by other users") when autovacuum happens to visit it, which
+        # a busy machine sees soon after start-up. A few retries cover any other transient refusal.
+        for attempt in range(5):
+            try:
+                self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                          "--template=template0", "--encoding=UTF8", name)
+                break
+            except RuntimeError:
+                if attempt == 4:
+                    raise
+                time.sleep(1 + attempt)
         return self.url(name)
 
     def url(self, name: str) -> str:
