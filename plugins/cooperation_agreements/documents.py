@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import gettext as _
 
-from cooperation.questionnaires.files import safe_name
+from cooperation.questionnaires.files import content_matches, safe_name
 
 MAX_BYTES = 10 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -61,22 +60,6 @@ def _read_limited(stream: IO[bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _content_matches(extension: str, data: bytes) -> bool:
-    if extension == "pdf":
-        return data[:5] == b"%PDF-"
-    if data[:4] != b"PK\x03\x04":
-        return False
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            if extension == "docx":
-                return "word/document.xml" in names and "[Content_Types].xml" in names
-            return "mimetype" in names and archive.read("mimetype").strip() == \
-                b"application/vnd.oasis.opendocument.text"
-    except (zipfile.BadZipFile, KeyError, OSError, RuntimeError):
-        return False
-
-
 def check(stream: IO[bytes], filename: str) -> CheckedFile:
     name = safe_name(filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -85,7 +68,7 @@ def check(stream: IO[bytes], filename: str) -> CheckedFile:
     data = _read_limited(stream)
     if not data:
         raise DocumentRefused(_("The file is empty."))
-    if not _content_matches(extension, data):
+    if not content_matches(extension, data):  # extension already limited to PDF, DOCX, ODT
         raise DocumentRefused(_("The file's content is not a valid %(kind)s document. Only PDF, DOCX or "
                                 "ODT documents are accepted.", kind=extension.upper()))
     return CheckedFile(data, name, CONTENT_TYPES[extension], hashlib.sha256(data).hexdigest())

@@ -75,13 +75,15 @@ def check(stream: IO[bytes], filename: str) -> CheckedFile:
     data = read_limited(stream)
     if not data:
         raise FileRefused(_("The file is empty."))
-    if not _content_matches(extension, data):
+    if not content_matches(extension, data):
         raise FileRefused(_("The file's content is not a valid %(kind)s document. Only PDF, DOCX, "
                             "ODT or TXT documents are accepted.", kind=extension.upper()))
     return CheckedFile(data, name, extension, CONTENT_TYPES[extension], hashlib.sha256(data).hexdigest())
 
 
-def _content_matches(extension: str, data: bytes) -> bool:
+def content_matches(extension: str, data: bytes) -> bool:
+    """Whether the bytes are what the extension says (magic bytes, ZIP members); shared with the
+    agreements plugin's documents."""
     if extension == "pdf":
         return data[:5] == b"%PDF-"
     if extension == "txt":
