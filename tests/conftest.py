@@ -85,7 +85,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request
         return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
     server: PostgresServer = request.getfixturevalue("postgres")
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return server.create_database(f"coop_{worker}")
+    return server.database(f"coop_{worker}")
 
 
 @pytest.fixture(scope="session")

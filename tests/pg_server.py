@@ -39,6 +39,7 @@ class PostgresServer:
         self.datadir = self.tmp / "data"
         self.port = free_port()
         self.as_root = os.geteuid() == 0
+        self.created: set[str] = set()
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = list(args)
@@ -65,6 +66,15 @@ class PostgresServer:
                 return self
             time.sleep(0.2)
         raise RuntimeError("PostgreSQL did not become ready")
+
+    def database(self, name: str) -> str:
+        """The database `name`, created on first use. Session fixtures parametrized by backend are
+        set up again whenever a worker switches back to PostgreSQL (xdist interleaves the
+        parameters), and must then find the database they made before, not fail to re-create it."""
+        if name not in self.created:
+            self.create_database(name)
+            self.created.add(name)
+        return self.url(name)
 
     def create_database(self, name: str) -> str:
         # From template0, which takes no connections: copying template1 fails outright ("source
