@@ -29,6 +29,7 @@ from tests.browser.conftest import TIMEOUT_MS, Accounts, LiveServer
 from tests.browser.pages import Navigator
 from tests.browser.test_threads_browser import _enrol, _message, _send
 from tests.conftest import _clean
+from tests.functional.oauth_helpers import register_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -67,7 +68,7 @@ def _client_signed_in(browser, server: LiveServer, accounts: Accounts, account, 
 def test_browser_and_python_client_read_each_other(browser, live_server: LiveServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _clean(live_server.app)  # the group's modules run one after another; each starts from a clean server
     accounts = Accounts(live_server.app, live_server.url)
-    accounts.run(_register_cli_client)
+    accounts.run(lambda: register_client(live_server.app))
     nl_account = accounts.create("NLD", Role.STATE_FOCAL_POINT, "interop@nl.example.org", full_name="Noor de Vries")
     sn_account = accounts.create("SEN", Role.STATE_FOCAL_POINT, "interop@sn.example.org", full_name="Awa Diop")
     marker = "CANARY" + secrets.token_hex(8)
@@ -153,10 +154,3 @@ def test_browser_and_python_client_read_each_other(browser, live_server: LiveSer
         for needle in needles:
             assert needle not in data, f"the marker leaked into {place}"
 
-
-def _register_cli_client() -> None:
-    from cooperation.audit.service import Actor
-    from cooperation.extensions import db
-    from cooperation.oauth import services
-
-    services.ensure_cli_client(db.session, Actor.system("test"))
