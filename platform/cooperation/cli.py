@@ -127,7 +127,8 @@ def demo_code(email: str) -> None:
     click.echo(code)
 
 
-@click.command("purge-expired", help="Delete expired sessions and old failed-login records (run from cron).")
+@click.command("purge-expired", help="Delete expired sessions, browser approval requests and old failed-login "
+                                     "records (run from cron).")
 @with_appcontext
 def purge_expired() -> None:
     from datetime import timedelta
@@ -142,6 +143,9 @@ def purge_expired() -> None:
     from cooperation.ops import ratelimit
 
     ratelimit.purge_older_than(db.session, utcnow() - timedelta(days=2))  # longest window: 1 day
+    from cooperation.threads import approvals
+
+    approvals.purge_expired(db.session)  # browsers' approval requests, sealed secrets with them
     db.session.commit()
     click.echo(f"Purged {ended} expired sessions.")
 

@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     post.add_argument("--text", required=True, help="the message ('-' reads it from standard input)")
     post.add_argument("--handling", required=True, choices=HANDLING)
     post.add_argument("--attach", action="append", default=[], metavar="FILE")
+    post.add_argument("--reply-to", metavar="MSG_ID", help="the id of the message this one answers (shown by read)")
     download = cmd("download", "download and decrypt an attachment")
     download.add_argument("thread", metavar="THREAD")
     download.add_argument("attachment", metavar="ATTACHMENT_ID")
@@ -78,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     cmd("safety-number", "the number to compare with another user").add_argument("user", metavar="USER", type=int)
     cmd("trust", "accept a user's changed identity key after comparing the safety number").add_argument(
         "user", metavar="USER", type=int)
+    cmd("approvals", "your new browsers or installs waiting for approval, with their verification codes")
+    cmd("approve-device", "give your keys to a waiting browser or install, after typing the code it shows"
+        ).add_argument("request", metavar="REQUEST_ID")
+    cmd("refuse-device", "refuse a browser or install waiting for approval").add_argument("request",
+                                                                                          metavar="REQUEST_ID")
     return parser
 
 
@@ -89,21 +95,33 @@ def _announce(code: DeviceCode) -> None:
     print("Waiting for approval...", flush=True)
 
 
+def _read_code() -> str:
+    if sys.stdin.isatty():
+        return input("Verification code shown on the new device: ")
+    return sys.stdin.readline()
+
+
 def _read_recovery_key() -> str:
     if sys.stdin.isatty():
         return getpass.getpass("Recovery Key: ")
     return sys.stdin.readline()
 
 
-def _show_message(item: MessageItem) -> None:
+def _show_message(item: MessageItem, shown: dict[str, MessageItem]) -> None:
+    """One message; `shown`: the verified messages listed before it, by msg_id, against which a
+    reply's reference is checked (PROTOCOL.md §12), never trusted as such."""
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(item.sent_ms / 1000)) if item.sent_ms else "?"
     head = f"[{item.id}] {when} UTC  {printable(item.sender_name)} (user {item.sender_id})"
     if item.warning:
         print(f"{head}\n  WARNING: {item.warning}")
         return
-    print(f"{head}  <{item.handling or 'no handling code'}>")
+    print(f"{head}  <{item.handling or 'no handling code'}>  message {item.msg_id}")
     if item.reply_to:
-        print(f"  in reply to {item.reply_to}")
+        original = shown.get(item.reply_to)
+        if original is not None:
+            print(f"  in reply to [{original.id}] {printable(original.sender_name)}, message {item.reply_to}")
+        else:
+            print(f"  in reply to message {item.reply_to} (not available)")
     for line in printable(item.text or "").splitlines() or [""]:
         print(f"  {line}")
     for ref in item.attachments:
@@ -154,11 +172,15 @@ def _run(args: argparse.Namespace, transport: httpx.BaseTransport | None, sleep:
             for user_id in client.key_changes(client.thread(args.thread)):
                 print(f"WARNING: the identity key of user {user_id} has changed; nothing can be sent here until you "
                       f"compare the safety number ({PROG} safety-number {user_id}) and run {PROG} trust {user_id}.")
+            shown: dict[str, MessageItem] = {}
             for item in client.messages(args.thread, args.limit, mark_read=True):
-                _show_message(item)
+                _show_message(item, shown)
+                if item.ok:
+                    shown.setdefault(item.msg_id, item)
         elif command == "post":
             text = sys.stdin.read() if args.text == "-" else args.text
-            print(client.post(args.thread, text, handling=args.handling, attachments=[Path(p) for p in args.attach]))
+            print(client.post(args.thread, text, handling=args.handling, attachments=[Path(p) for p in args.attach],
+                              reply_to=args.reply_to))
         elif command == "download":
             print(client.download(args.thread, args.attachment, args.out))
         elif command == "members":
@@ -186,6 +208,21 @@ def _run(args: argparse.Namespace, transport: httpx.BaseTransport | None, sleep:
         elif command == "trust":
             changed = client.trust(args.user)
             print("Key accepted." if changed else "This key was already trusted.")
+        elif command == "approvals":
+            waiting = client.approval_requests()
+            for r in waiting:
+                state = "approved, finishing" if r["status"] == "approved" else "waiting"
+                print(f"{r['request_id']}  {state:<19}  code {r['code']}  {printable(r['label'])}")
+            if not waiting:
+                print("No browser or install of yours is waiting for approval.")
+        elif command == "approve-device":
+            print("Approving gives that device access to all your secure threads. Approve only a device you are "
+                  "setting up yourself, now, and only if it shows the code you type.", file=sys.stderr)
+            request = client.approve_device(args.request, _read_code())
+            print(f"Approved {printable(request['label'])}; it finishes setting itself up.")
+        elif command == "refuse-device":
+            client.refuse_device(args.request)
+            print("Refused; that device gets none of your keys.")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Real-browser fixtures: the real application served on a loopback port by a threaded Werkzeug
-server (SQLite only), one Debian Chromium per session driven by Playwright, a fresh browser
-context per test, and helpers that create accounts directly in the database.
+server (SQLite; `pg_live_server`, a second one on the real PostgreSQL, only for the tests that
+ask), one Debian Chromium per session driven by Playwright, a fresh browser context per test, and
+helpers that create accounts directly in the database.
 
 Playwright never downloads a browser here: it drives /usr/bin/chromium (deploy/dev/test.sh
 installs Debian's package). The tests of this folder share one server, so they are marked
@@ -26,6 +27,7 @@ from cooperation.permissions import Role
 from tests.conftest import _clean, base_settings, fresh_totp_code
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.mailbox import Mailbox
+from tests.pg_server import PostgresServer
 
 CHROMIUM = os.environ.get("COOP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -77,7 +79,8 @@ class LiveServer:
 
 
 def _serve(tmp: Path, mailbox: Mailbox, **changes: object) -> LiveServer:
-    """The application (settings changed by `changes`) on its own SQLite file and port."""
+    """The application (settings changed by `changes`) on its own SQLite file (or the database
+    `database_url` names) and port."""
     settings = replace(base_settings(tmp, f"sqlite:///{tmp / 'browser.sqlite3'}", mailbox), **changes)
     app = create_app(settings)
     with app.app_context():
@@ -92,6 +95,18 @@ def _serve(tmp: Path, mailbox: Mailbox, **changes: object) -> LiveServer:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox) -> Iterator[LiveServer]:
     live = _serve(tmp_path_factory.mktemp("browser"), mailbox)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_live_server(tmp_path_factory: pytest.TempPathFactory, mailbox: Mailbox,
+                   postgres: PostgresServer) -> Iterator[LiveServer]:
+    """The same application on the real PostgreSQL (tests/pg_server.py), in a database of its own
+    per worker. Started only by the tests that ask (the interop canary reads its pg_dump)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    live = _serve(tmp_path_factory.mktemp("browser-pg"), mailbox,
+                  database_url=postgres.database(f"coop_browser_{worker}"))
     yield live
     live.stop()
 

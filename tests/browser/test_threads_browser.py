@@ -2,7 +2,8 @@
 browser): the Netherlands' focal point and Senegal's focal point each set up encryption (the
 Recovery Key is shown once), NL creates a thread with SEN and posts a message with a handling
 code and a multi-part attachment, SEN reads it, sees the verified sender and downloads identical
-bytes. Then: a tampered ciphertext is flagged and not shown; a changed identity key blocks
+bytes, and replies to it: NL sees the reply linked to and quoting its original. Then: a tampered
+ciphertext is flagged and not shown (nor quoted by a reply to it); a changed identity key blocks
 sending until accepted; SEN restores its keys on a fresh browser with the Recovery Key (a wrong
 key is refused cleanly); NL removes SEN, whose keys then open nothing sent afterwards; a
 non-member gets 404; a colleague and SEN (again) are added and read the history through the
@@ -111,7 +112,8 @@ def _enrol(page: Page, check: bool = False) -> str:
 
 
 def _message(page: Page, text: str):  # type: ignore[no-untyped-def]
-    return page.locator("#messages li.message", has_text=text)
+    """The message whose own text contains `text` (not a reply quoting it)."""
+    return page.locator("#messages li.message").filter(has=page.locator(".message-text", has_text=text))
 
 
 def _send(page: Page, text: str, handling: str, files: list[dict[str, Any]] | None = None) -> None:
@@ -194,7 +196,36 @@ def test_two_states_exchange_a_message_with_an_attachment(world: World) -> None:
         assert hashlib.sha256(saved.read()).digest() == hashlib.sha256(FILE_BYTES).digest()
     expect(sn.page.locator("#threads-status")).to_have_text(f"{FILE_NAME} is decrypted and saved.")
     expect(sn.page.get_by_label(f"Decrypting {FILE_NAME}")).to_be_attached()
+
+    # SN replies: the composer names the message answered until the reply is sent or cancelled.
+    composer_reply = sn.page.locator("#composer-reply")
+    message.get_by_role("button", name="Reply to Noor de Vries").click()
+    expect(composer_reply.locator("p")).to_have_text(
+        "Replying to Noor de Vries: Bank statements of the company attached. Please keep within the participants.")
+    expect(sn.page.get_by_role("textbox", name="Message")).to_be_focused()
+    composer_reply.get_by_role("button", name="Cancel reply").click()
+    expect(composer_reply).to_be_hidden()
+    expect(sn.page.get_by_role("textbox", name="Message")).to_be_focused()
+    message.get_by_role("button", name="Reply to Noor de Vries").press("Enter")  # from the keyboard
+    expect(composer_reply).to_be_visible()
+    _send(sn.page, "Received; we are checking the accounts.", "Participants only")
+    expect(composer_reply).to_be_hidden()
     assert world.monitor.problems_on(sn.page) == []
+
+    # NL sees it as a reply to its message: the link leads (scroll and focus) to the original.
+    nl.page.get_by_role("button", name="Check for new messages").click()
+    reply = _message(nl.page, "Received; we are checking the accounts.")
+    expect(reply.locator(".sender")).to_have_text("Awa Diop")
+    link = reply.get_by_role("link", name="In reply to Noor de Vries (you)")
+    expect(reply.locator(".reply-quote")).to_have_text(
+        "Bank statements of the company attached. Please keep within the participants.")
+    assert_accessible(nl.page)
+    original = _message(nl.page, "Bank statements of the company attached.")
+    original.evaluate("node => window.scrollTo(0, document.body.scrollHeight)")
+    link.click()
+    expect(original).to_be_focused()
+    expect(original).to_be_in_viewport()
+    assert nl.page.evaluate("location.hash") == f"#{original.get_attribute('id')}"
 
 
 def _models():  # type: ignore[no-untyped-def]
@@ -206,11 +237,16 @@ def _models():  # type: ignore[no-untyped-def]
 # -- (b) a tampered ciphertext is flagged, never shown ---------------------------------------------
 
 def test_tampered_message_shows_a_warning_not_its_content(world: World) -> None:
-    _send(world.nl.page, "Second message, to be tampered with", "Participants only")
+    nl_page = world.nl.page
+    _send(nl_page, "Second message, to be tampered with", "Participants only")
+    _message(nl_page, "Second message").get_by_role("button", name="Reply to Noor de Vries").click()
+    _send(nl_page, "A reply to the second message", "Participants only")
+    expect(_message(nl_page, "A reply to the second").locator(".reply-quote")).to_have_text(
+        "Second message, to be tampered with")
 
-    def tamper() -> None:
+    def tamper() -> None:  # the second message, before its reply
         message = db.session.scalars(select(_models().Message).where(_models().Message.thread_id == world.thread_id)
-                                     .order_by(_models().Message.id.desc())).first()
+                                     .order_by(_models().Message.id.desc()).offset(1)).first()
         data = bytearray(message.envelope)
         data[126 + 5] ^= 0x01  # one ciphertext byte, after the 126-byte header
         message.envelope = bytes(data)
@@ -221,6 +257,10 @@ def test_tampered_message_shows_a_warning_not_its_content(world: World) -> None:
     expect(_message(page, "Bank statements of the company attached.")).to_be_visible()
     warning = page.locator("#messages li.message.unverified")
     expect(warning).to_have_text("This message could not be verified and is not shown.")
+    # The reply to it stays, but neither names nor quotes what could not be verified.
+    reply = _message(page, "A reply to the second message")
+    expect(reply.locator(".reply-ref")).to_have_text("In reply to a message that is not available")
+    expect(reply.get_by_role("link")).to_have_count(0)
     expect(page.locator("#messages")).not_to_contain_text("to be tampered with")
     assert world.monitor.problems_on(page) == []
 

@@ -20,7 +20,7 @@ from cooperation.extensions import db
 from cooperation.oauth.models import OAuthToken
 from cooperation.threads.models import Attachment, IdentityKey, Message, ThreadEvent
 from cooperation_client.cli import main
-from cooperation_client.client import Client, ClientError, KeyChanged
+from cooperation_client.client import Client, ClientError, KeyChanged, conversation
 from cooperation_client.client.api import ApiError
 from cooperation_client.client.thread_log import replay
 from cooperation_client.protocol import messages
@@ -173,8 +173,11 @@ def test_a_removed_state_cannot_decrypt_what_follows(app, pair, users):
 def test_a_tampered_envelope_is_a_warning_not_content(pair):
     nl, sn, _ = pair
     tid = nl.create_thread(title="Seizure", topic="seizure", parties=["SEN"])
-    nl.post(tid, "first", handling="participants-only")
-    nl.post(tid, "second", handling="participants-only")
+    first_id = nl.post(tid, "first", handling="participants-only")
+    nl.post(tid, "second", handling="participants-only", reply_to=first_id)
+    # A signed body whose reply_to is not a message id is malformed (PROTOCOL.md §12).
+    conversation.post(nl.api, nl.book, nl.epoch_keys(), nl.thread, tid, {
+        "v": 1, "text": "third", "reply_to": "\x1b[2J", "handling": "participants-only", "attachments": []})
     first = db.session.scalars(select(Message).order_by(Message.id)).first()
     altered = bytearray(first.envelope)
     altered[200] ^= 0x01  # one ciphertext byte
@@ -182,7 +185,8 @@ def test_a_tampered_envelope_is_a_warning_not_content(pair):
     db.session.commit()
     items = sn.messages(tid)
     assert items[0].text is None and "signature or integrity" in (items[0].warning or "")
-    assert items[1].ok and items[1].text == "second"
+    assert items[1].ok and items[1].text == "second" and items[1].reply_to == first_id
+    assert items[2].text is None and "reply_to invalid" in (items[2].warning or "")
 
 
 def test_a_tampered_attachment_is_refused_and_nothing_is_written(pair, tmp_path, storage_root):
@@ -394,10 +398,18 @@ def test_the_command_line(app, users, tmp_path, capsys, storage_root, transport)
     assert code == 0 and "Ledger attached" in out and "<court-only>" in out
     assert "\x1b" not in out  # terminal control characters from a sender never reach the terminal
     attachment = re.search(r"attachment ([0-9a-f]{32})  ledger.xlsx", out).group(1)
+    ledger_msg = re.search(r"<court-only>  message ([0-9a-f]{32})$", out, re.M).group(1)
     code, out, err = cli("sn", "download", tid, attachment, "--out", str(tmp_path / "got.xlsx"))
     assert code == 0, err
     assert (tmp_path / "got.xlsx").read_bytes() == doc.read_bytes()
     assert "0 unread" in cli("sn", "threads")[1]
+    # A reply names the message by the id `read` shows; `read` checks it against what it lists.
+    code, out, err = cli("sn", "post", tid, "--text", "Received", "--handling", "participants-only",
+                         "--reply-to", ledger_msg)
+    assert code == 0, err
+    code, out, _ = cli("nl", "read", tid)
+    assert code == 0 and re.search(rf"(?m)^  in reply to \[\d+\] {re.escape(users['focal_nl'].full_name)}, "
+                                   rf"message {ledger_msg}\n  Received$", out), out
 
     code, out, _ = cli("nl", "members", tid)
     assert code == 0 and "NLD" in out and "SEN" in out and "thread safety code:" in out
@@ -409,7 +421,8 @@ def test_the_command_line(app, users, tmp_path, capsys, storage_root, transport)
 
     # Errors: one line, exit status 1, no traceback.
     for argv in (("read", "not-a-thread"), ("read", "0" * 32), ("download", tid, "1" * 32, "--out", "x"),
-                 ("post", tid, "--text", "x", "--handling", "court-only", "--attach", str(tmp_path / "missing"))):
+                 ("post", tid, "--text", "x", "--handling", "court-only", "--attach", str(tmp_path / "missing")),
+                 ("post", tid, "--text", "x", "--handling", "court-only", "--reply-to", ledger_msg.upper())):
         code, out, err = cli("sn", *argv)
         assert code == 1 and err.startswith("cooperation-client: error: ") and err.count("\n") == 1, err
         assert "Traceback" not in err

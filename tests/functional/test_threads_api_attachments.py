@@ -69,6 +69,42 @@ def test_multipart_upload_resume_complete_download(owner, tmp_path):
     assert os.path.exists(os.path.join(root, stored[:2], stored, "000000.part"))
 
 
+def test_parts_lost_before_completion_are_asked_again(owner, tmp_path):
+    """Parts are fsynced when the upload completes, not one by one: a part recorded as received
+    but missing or short on disk by then (an OS crash) is forgotten, and the 409 names it."""
+    api, tid = owner
+    blob = os.urandom(3 * MIB)
+    att = api.post(f"/api/v1/threads/{tid}/attachments", {"size": len(blob), "part_size": MIB}).get_json()["id"]
+    base = f"/api/v1/threads/{tid}/attachments/{att}"
+    for n in range(3):
+        assert api.put_raw(f"{base}/parts/{n}", blob[n * MIB:(n + 1) * MIB]).status_code == 200
+    stored = db.session.scalar(select(Attachment.storage_key).where(Attachment.id == att))
+    folder = os.path.join(api.client.application.instance_path, "thread-attachments", stored[:2], stored)
+    os.truncate(os.path.join(folder, "000001.part"), 1000)
+    os.unlink(os.path.join(folder, "000002.part"))
+    r = api.post(f"{base}/complete")
+    assert r.status_code == 409 and r.get_json()["missing"] == [1, 2]
+    assert api.get(base).get_json()["received"] == [0]
+    for n in (1, 2):
+        assert api.put_raw(f"{base}/parts/{n}", blob[n * MIB:(n + 1) * MIB]).status_code == 200
+    assert api.post(f"{base}/complete").status_code == 200
+    assert api.get(f"{base}/content").get_data() == blob
+    assert not [name for name in os.listdir(folder) if name.endswith(".tmp")]
+
+
+def test_a_refused_part_leaves_no_staged_file(owner):
+    api, tid = owner
+    att = api.post(f"/api/v1/threads/{tid}/attachments", {"size": 2 * MIB, "part_size": MIB}).get_json()["id"]
+    base = f"/api/v1/threads/{tid}/attachments/{att}"
+    assert api.put_raw(f"{base}/parts/0", os.urandom(MIB)).status_code == 200
+    assert api.put_raw(f"{base}/parts/1", os.urandom(MIB)).status_code == 200
+    assert api.post(f"{base}/complete").status_code == 200
+    assert api.put_raw(f"{base}/parts/1", os.urandom(MIB)).status_code == 409  # complete: frozen
+    stored = db.session.scalar(select(Attachment.storage_key).where(Attachment.id == att))
+    folder = os.path.join(api.client.application.instance_path, "thread-attachments", stored[:2], stored)
+    assert sorted(os.listdir(folder)) == ["000000.part", "000001.part"]
+
+
 @pytest.mark.parametrize("payload", [{"size": 0, "part_size": MIB}, {"size": 10, "part_size": 0},
                                      {"size": MIB, "part_size": 100 * MIB}, {"size": "1", "part_size": MIB},
                                      {"size": MIB}])

@@ -209,3 +209,21 @@ def seed_attachment(app: Any, thread_id: str, owner_id: int) -> str:
     s.complete_upload(session, owner, attachment, Actor.system("test"))
     session.flush()
     return attachment.id
+
+
+def seed_approval(owner_id: int) -> str:
+    """A browser of the owner's waiting for approval (the owner gets keys if needed), inserted
+    directly: the access matrix and the fuzz need many, beyond the per-user cap."""
+    from cooperation.db import utcnow
+    from cooperation.extensions import db
+    from cooperation.threads import approvals
+    from cooperation.threads.models import DeviceApproval
+
+    seed_keys(owner_id)
+    new = Dev()
+    now = utcnow()
+    row = DeviceApproval(request_id=new.device_id, user_id=owner_id, label="New browser", dh_public=new.dh_public,
+                         sig_public=new.sig_public, created_at=now, expires_at=now + approvals.TTL)
+    db.session.add(row)
+    db.session.flush()
+    return row.request_id

@@ -38,8 +38,8 @@ from cooperation.threads.storage import get_storage
 from tests.conftest import AuthActions, _clean, csrf_from
 from tests.factories import make_user
 from tests.functional.oauth_helpers import new_client, obtain_tokens, register_client
-from tests.functional.test_threads_api_kit import (b64, envelope, event_payload, seed_attachment, seed_keys,
-                                                   seed_thread, unb64)
+from tests.functional.test_threads_api_kit import (b64, envelope, event_payload, seed_approval, seed_attachment,
+                                                   seed_keys, seed_thread, unb64)
 from tests.mailbox import Mailbox
 
 # Examples per operation and generation mode (positive, negative), besides Schemathesis' own
@@ -62,11 +62,11 @@ CONFIG: dict[str, Any] = {
     # Methods a path does not have must get 405: three stand for all (Schemathesis tries eight).
     "phases": {"coverage": {"unexpected-methods": ["delete", "patch", "trace"]}},
     # Operations whose input has rules no JSON Schema can state, checked by the server with a
-    # clear 400: signatures and envelopes that must verify, references to one's own devices,
+    # clear 400: signatures and envelopes that must verify (an approval's too), references to one's own devices,
     # existing parties and messages, the next key generation, an upload's part sizes.
     "operations": [{
         "include-operation-id": ["addGeneration", "createThread", "appendEvent", "postMessage", "markRead",
-                                 "createAttachment", "putPart"],
+                                 "createAttachment", "putPart", "approveDevice"],
         "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE, "400"]}},
     }],
 }
@@ -110,6 +110,7 @@ def _build_world(app: Flask, principal: str) -> World:
     open_upload = s.create_upload(db.session, owner, thread, size=100_000, part_size=65_536, storage=get_storage(app),
                                   max_size=1 << 30, actor=Actor.system("test"))
     open_id = open_upload.id
+    waiting = seed_approval(member_id)  # a browser of the member's waiting for approval
     db.session.commit()
 
     register_client(app)
@@ -119,7 +120,8 @@ def _build_world(app: Flask, principal: str) -> World:
                        json={"envelope": b64(envelope(thread_id, 1, member_id, dev, b"fuzz me"))})
     assert posted.status_code == 201, posted.get_json()
 
-    common = {"thread_id": thread_id, "number": 0, "epoch": 1, "user_id": colleague_id, "device_id": spare.device_id}
+    common = {"thread_id": thread_id, "number": 0, "epoch": 1, "user_id": colleague_id, "device_id": spare.device_id,
+              "request_id": waiting}
     real = [{**common, "attachment_id": done}, {**common, "attachment_id": open_id, "user_id": member_id}]
     world = World(principal, token, real=real)
     if principal == "member":

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, Integer, LargeBinary, String, Text, delete, select, update
+from sqlalchemy import JSON, Boolean, Date, DateTime, Enum, Integer, LargeBinary, String, Text, UniqueConstraint, delete, select, update
 from werkzeug.routing import Rule
 
 from cooperation import permissions as p
@@ -275,7 +275,9 @@ class Objects:
             return None
         return getattr(self.row(tables[0], party_code, owner_id), arg)
 
-    def _parent(self, table: Any, party_code: str, owner_id: int) -> Any:
+    def _parent(self, table: Any, party_code: str, owner_id: int, fresh: bool = False) -> Any:
+        if fresh:  # the child's foreign key is unique on its own: each child needs its own parent
+            return self.row(table, party_code, owner_id)
         parents = self.__dict__.setdefault("_parents", {})
         if table.name not in parents:
             parents[table.name] = self.row(table, party_code, owner_id)
@@ -284,7 +286,7 @@ class Objects:
     def row(self, table: Any, party_code: str, owner_id: int) -> Any:
         mapper = next(m for m in db.Model.registry.mappers if m.local_table is table)
         values = _plain_values(table, self.party(party_code).id, owner_id, next(self.counter),
-                               parent=lambda t: self._parent(t, party_code, owner_id))
+                               parent=lambda t, fresh=False: self._parent(t, party_code, owner_id, fresh))
         row = mapper.class_(**values)
         db.session.add(row)
         db.session.flush()
@@ -359,9 +361,33 @@ def _own_device(objects: Objects, party_code: str, owner_id: int) -> str:
     return seed_keys(owner_id).device_id
 
 
+def _waiting_browser(objects: Objects, party_code: str, owner_id: int) -> str:
+    """<request_id>: a browser of the owner's waiting for approval (PROTOCOL.md §8a)."""
+    from tests.functional.test_threads_api_kit import seed_approval
+
+    return seed_approval(owner_id)
+
+
+def _travel_report(objects: Objects, party_code: str, owner_id: int) -> int:
+    """<report_id> of the travel plugin: a report sent by the owner if a user of `party_code`
+    (else by a new user of it), received by every Court user (the owner included when he or she
+    is one). Other States' users and the Secretariat get 404."""
+    from tests.functional.test_travel import seed_report
+
+    owner = db.session.get(User, owner_id)
+    court = [u.id for u in db.session.scalars(select(User).join(User.party).where(
+        Party.code.in_(("ICC-OTP", "ICC-REG")), User.role.in_((p.Role.COURT_MEMBER, p.Role.REGISTRY_EDITOR))))]
+    if not court:  # a world without the Court (e.g. the CSRF test's): one Court user
+        court = [make_user("ICC-OTP", p.Role.COURT_MEMBER, f"court{next(objects.counter)}@otp.test").id]
+    reporter = owner if owner.party.code == party_code else objects.user(party_code)
+    return seed_report(reporter.id, court)
+
+
+EXTRA_MAKERS["report_id"] = _travel_report
 EXTRA_MAKERS["thread_id"] = _thread_for
 EXTRA_MAKERS["attachment_id"] = _thread_attachment
 EXTRA_MAKERS["device_id"] = _own_device
+EXTRA_MAKERS["request_id"] = _waiting_browser
 EXTRA_MAKERS["epoch"] = lambda objects, code, owner: 1  # every seeded thread has epoch 1
 EXTRA_MAKERS["number"] = lambda objects, code, owner: 0
 
@@ -378,11 +404,21 @@ def _table_for(name: str) -> Any:
     return tables[0] if tables else None
 
 
+def _unique_alone(table: Any, column: Any) -> bool:
+    """Whether the column is unique by itself (e.g. one travel report per thread)."""
+    return bool(column.unique) or any(
+        isinstance(c, UniqueConstraint) and [col.name for col in c.columns] == [column.name]
+        for c in table.constraints)
+
+
 def _plain_values(table: Any, party_id: int, owner_id: int, n: int,
-                  parent: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+                  parent: Callable[..., Any] | None = None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for column in table.columns:
         if column.primary_key:
+            # A client-chosen string id (a thread's 16 random bytes as hex) has no default.
+            if isinstance(column.type, String) and column.default is None and not column.foreign_keys:
+                values[column.key] = secrets.token_hex(16)[: column.type.length or 32]
             continue
         targets = {fk.column.table.name for fk in column.foreign_keys}
         if "party" in targets:
@@ -395,7 +431,7 @@ def _plain_values(table: Any, party_id: int, owner_id: int, n: int,
             continue
         if targets and parent is not None:
             fk = next(iter(column.foreign_keys))
-            values[column.key] = getattr(parent(fk.column.table), fk.column.key)
+            values[column.key] = getattr(parent(fk.column.table, _unique_alone(table, column)), fk.column.key)
             continue
         kind = column.type
         if isinstance(kind, Enum):

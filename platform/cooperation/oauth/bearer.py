@@ -19,6 +19,7 @@ from flask_login import current_user, login_url
 
 from cooperation.extensions import csrf, db
 from cooperation.oauth import services
+from cooperation.security.loader import attach, look_up_apart
 
 API_PREFIX = "/api/"
 ACCESS_KEY = "oauth_access"
@@ -51,14 +52,14 @@ def load_user_from_request(req: Request):  # type: ignore[no-untyped-def]
     value = bearer_token(req)
     if value is None:
         return None
-    found = services.authenticate_access_token(db.session, value)
+    found = look_up_apart(lambda s: services.authenticate_access_token(s, value))
     if found is None:
         g.oauth_invalid_token = True
         return None
     user, access = found
     g.setdefault(ACCESS_KEY, access)
     g.log_user_id = user.id
-    return user
+    return attach(user)
 
 
 def touch_last_use(_: BaseException | None = None) -> None:

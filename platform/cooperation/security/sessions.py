@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
 from cooperation.db import read_only, utcnow
@@ -61,6 +61,11 @@ class ServerSession(CallbackDict, SessionMixin):  # type: ignore[type-arg]
         self.destroy_requested = True
 
 
+# Built once (every request runs it): building a statement costs more than running it.
+_LOOKUP = (select(WebSession.data, WebSession.created_at, WebSession.last_seen_at, WebSession.expires_at)
+           .where(WebSession.id_hash == bindparam("id_hash")))
+
+
 class DatabaseSessionInterface(SessionInterface):
     def open_session(self, app: Flask, request: Request) -> ServerSession:
         token = request.cookies.get(self.get_cookie_name(app))
@@ -70,10 +75,7 @@ class DatabaseSessionInterface(SessionInterface):
         # Own short connection: the lookup never shares a transaction (or a stale snapshot)
         # with the request's work.
         with read_only(), db.engine.connect() as conn:
-            row = conn.execute(
-                select(WebSession.data, WebSession.created_at, WebSession.last_seen_at,
-                       WebSession.expires_at).where(WebSession.id_hash == hash_token(token))
-            ).one_or_none()
+            row = conn.execute(_LOOKUP, {"id_hash": hash_token(token)}).one_or_none()
         if row is None:
             return ServerSession()
         idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])

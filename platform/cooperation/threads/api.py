@@ -23,6 +23,8 @@ from cooperation import permissions as p
 from cooperation.audit.context import request_actor
 from cooperation.extensions import csrf, db
 from cooperation.mail import MailError, send_mail
+from cooperation.security.loader import look_up_apart
+from cooperation.threads import approvals
 from cooperation.threads import services as s
 from cooperation.threads.models import Attachment, Device, Message, Thread, ThreadEvent
 from cooperation.threads.storage import PartTooLarge, StorageError, get_storage
@@ -153,10 +155,10 @@ def me():  # type: ignore[no-untyped-def]
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def _thread(thread_id: str) -> tuple[Thread, Any]:
+def _thread(thread_id: str, session: Any = None) -> tuple[Thread, Any]:
     if not _HEX32.match(thread_id):
         raise s.NotFound(thread_id)
-    return s.membership(db.session, me(), thread_id)
+    return s.membership(session or db.session, me(), thread_id)
 
 
 # -- JSON shapes ----------------------------------------------------------------------------
@@ -315,6 +317,120 @@ def store_recovery():  # type: ignore[no-untyped-def]
     return jsonify(kind=row.kind, version=row.version, created_at=_ts(row.created_at)), 201
 
 
+# -- approving a new browser from an existing one (PROTOCOL.md §8a) ----------------------------
+
+def approval_json(row: Any, *, sealed: bool = False) -> dict[str, Any]:
+    out = {"request_id": row.request_id, "label": row.label, "dh_public": b64e(row.dh_public),
+           "sig_public": b64e(row.sig_public), "created_at": _ts(row.created_at), "expires_at": _ts(row.expires_at),
+           "status": "approved" if row.approved_at is not None else "pending",
+           "approved_at": _ts(row.approved_at), "approver_device_id": row.approver_device_id}
+    if sealed:  # only the request itself carries the sealed secrets, for the new browser
+        out["sealed"], out["signature"] = b64e(row.sealed), b64e(row.signature)
+    return out
+
+
+def _approval_request(request_id: str) -> Any:
+    if not _HEX32.match(request_id):
+        raise s.NotFound(request_id)
+    return approvals.get_request(db.session, me(), request_id)
+
+
+def _approval_rate_limit() -> Response | None:
+    """Count one new request against the user's limit, in a transaction of its own (a refused
+    request still counts); past it, a 429 answer with Retry-After."""
+    from cooperation.ops import ratelimit
+
+    limit = ratelimit.parse_limit(str(current_app.config.get("THREADS_APPROVAL_RATE_LIMIT",
+                                                             approvals.DEFAULT_RATE_LIMIT)))
+    user_id = me().id
+    db.session.commit()  # the hit's transaction must start with its write (SQLite)
+    wait = ratelimit.hit(db.session, f"device_approvals:user:{user_id}", limit)
+    db.session.commit()
+    if wait is None:
+        return None
+    response = jsonify(error=_("Too many approval requests. Try again in %(minutes)s minutes.",
+                               minutes=int(wait.total_seconds() // 60) + 1), status=429)
+    response.status_code = 429
+    response.headers["Retry-After"] = str(int(wait.total_seconds()) + 1)
+    return response
+
+
+@bp.get("/keys/approvals")
+@p.require(p.KEYS_PUBLISH)
+def list_approvals():  # type: ignore[no-untyped-def]
+    rows = approvals.open_requests(db.session, me())
+    out = [approval_json(row) for row in rows]
+    db.session.commit()  # expired requests were deleted
+    return jsonify(approvals=out)
+
+
+@bp.post("/keys/approvals")
+@p.require(p.KEYS_PUBLISH)
+def request_approval():  # type: ignore[no-untyped-def]
+    data = body()
+    _known(data, {"request_id", "label", "dh_public", "sig_public"})
+    label = data.get("label")
+    if not isinstance(label, str) or not label.strip() or len(label) > 100 or any(ord(c) < 32 for c in label):
+        raise BadRequest(_("label must be 1 to 100 printable characters."))
+    request_id = hex_id(data.get("request_id"), "request_id")
+    dh_public = b64d(data.get("dh_public"), "dh_public", size=32)
+    sig_public = b64d(data.get("sig_public"), "sig_public", size=32)
+    limited = _approval_rate_limit()
+    if limited is not None:
+        return limited
+    user = me()
+    row = approvals.create_request(db.session, user, request_id=request_id, label=label.strip(),
+                                   dh_public=dh_public, sig_public=sig_public, actor=request_actor())
+    out = approval_json(row)
+    address = user.email
+    db.session.commit()
+    try:  # a security notice: says only that a browser asked, nothing about keys or threads
+        send_mail(address, _("A new browser asks for your encryption keys"),
+                  _("A browser signed in to your account on the Secure Platform on Cooperation has asked to "
+                    "receive your encryption keys.\n\n"
+                    "If this was you, approve it on a browser that already has your keys (Threads, Keys and "
+                    "devices) after checking that both show the same verification code. Approving gives that "
+                    "browser access to all your secure threads.\n\n"
+                    "If this was not you, refuse the request there, change your password and tell your focal "
+                    "point. The request expires by itself after ten minutes.\n"))
+    except MailError:
+        current_app.logger.warning("device approval notice not sent")
+    return jsonify(out), 201
+
+
+@bp.get("/keys/approvals/<request_id>")
+@p.require(p.KEYS_PUBLISH)
+def get_approval(request_id: str):  # type: ignore[no-untyped-def]
+    row = _approval_request(request_id)
+    return jsonify(approval_json(row, sealed=row.approved_at is not None))
+
+
+@bp.post("/keys/approvals/<request_id>/approve")
+@p.require(p.KEYS_PUBLISH)
+def approve_approval(request_id: str):  # type: ignore[no-untyped-def]
+    _approval_request(request_id)  # 404 before any validation
+    data = body()
+    _known(data, {"device_id", "sealed", "signature"})
+    row = approvals.approve(db.session, me(), request_id,
+                            approver_device_id=hex_id(data.get("device_id"), "device_id"),
+                            sealed=b64d(data.get("sealed"), "sealed", max_size=65584, min_size=49),
+                            signature=b64d(data.get("signature"), "signature", size=64), actor=request_actor())
+    out = approval_json(row)
+    db.session.commit()
+    return jsonify(out)
+
+
+@bp.post("/keys/approvals/<request_id>/refuse")
+@p.require(p.KEYS_PUBLISH)
+def refuse_approval(request_id: str):  # type: ignore[no-untyped-def]
+    _approval_request(request_id)
+    if request.content_length:
+        body()  # an empty JSON object is allowed; nothing in it is read
+    approvals.refuse(db.session, me(), request_id, request_actor())
+    db.session.commit()
+    return jsonify(request_id=request_id, status="refused")
+
+
 @bp.get("/users/<int:user_id>/keys")
 @p.require(p.KEYS_PUBLISH)
 def user_keys(user_id: int):  # type: ignore[no-untyped-def]
@@ -350,8 +466,8 @@ def put_notifications():  # type: ignore[no-untyped-def]
 @p.require(p.THREADS_PARTICIPATE)
 def list_threads():  # type: ignore[no-untyped-def]
     rows = s.list_threads(db.session, me(), limit=query_int("limit", 100, 1, 500) or 100)
-    return jsonify(threads=[{**thread_json(t, m, s.unread_count(db.session, m)), "latest_message_id": latest}
-                            for t, m, latest in rows])
+    return jsonify(threads=[{**thread_json(row.thread, row.member, row.unread), "latest_message_id": row.latest}
+                            for row in rows])
 
 
 @bp.post("/threads")
@@ -492,24 +608,36 @@ def list_messages(thread_id: str):  # type: ignore[no-untyped-def]
 @bp.post("/threads/<thread_id>/messages")
 @p.require(p.THREADS_PARTICIPATE)
 def post_message(thread_id: str):  # type: ignore[no-untyped-def]
-    thread, _member = _thread(thread_id)
-    data = body()
-    _known(data, {"envelope", "msg_id"})
-    raw = b64d(data.get("envelope"), "envelope", max_size=s.tek.MAX_ENVELOPE)
-    hint = data.get("msg_id")
-    if hint is not None and hex_id(hint, "msg_id") != raw[s.tek.MSG_ID_SLICE].hex():
-        raise BadRequest(_("msg_id does not match the envelope header."))
+    user = me()
+
+    def check(session: Any) -> s.CheckedPost:
+        thread, _member = _thread(thread_id, session)  # membership first: outsiders learn nothing
+        data = body()
+        _known(data, {"envelope", "msg_id"})
+        raw = b64d(data.get("envelope"), "envelope", max_size=s.tek.MAX_ENVELOPE)
+        hint = data.get("msg_id")
+        if hint is not None and hex_id(hint, "msg_id") != raw[s.tek.MSG_ID_SLICE].hex():
+            raise BadRequest(_("msg_id does not match the envelope header."))
+        return s.check_post(session, user, thread, raw)
+
+    # Every check only reads, outside the write lock; the INSERT re-checks what may change.
+    checked = look_up_apart(check)
     try:
-        message = s.post_message(db.session, me(), thread, raw)
-        recipients = s.recipients_to_notify(db.session, thread, me())
-        reply, created = message_json(message), True  # serialised before the commit expires the row
+        row = s.store_post(db.session, checked)
+        if row is None:  # rotated, removed or revoked in between: say which, as a fresh check does
+            check(db.session)
+            raise s.Conflict("The thread changed while the message was stored: fetch it and try again.",
+                             s.head(db.session.get(Thread, thread_id)))
+        recipients = s.recipients_to_notify(db.session, thread_id, checked.sender_id)
+        reply, created = message_json(row), True
         db.session.commit()
     except IntegrityError:
         # The msg_id is taken: a client's retry (answer with the first copy), a race between
         # two retries (the unique constraint decided), or a clash (409).
         db.session.rollback()
         thread, _member = _thread(thread_id)
-        reply, created, recipients = message_json(s.resolve_retry(db.session, me(), thread.id, raw)), False, []
+        reply, created, recipients = (message_json(s.resolve_retry(db.session, user, thread.id, checked.data)),
+                                      False, [])
     _notify(recipients)
     return jsonify(reply), 201 if created else 200
 
@@ -556,11 +684,12 @@ def create_attachment(thread_id: str):  # type: ignore[no-untyped-def]
     return jsonify(attachment_json(attachment, [])), 201
 
 
-def _attachment(thread_id: str, attachment_id: str) -> tuple[Thread, Attachment]:
-    thread, _member = _thread(thread_id)
+def _attachment(thread_id: str, attachment_id: str, session: Any = None) -> tuple[Thread, Attachment]:
+    session = session or db.session
+    thread, _member = _thread(thread_id, session)
     if not _HEX32.match(attachment_id):
         raise s.NotFound(attachment_id)
-    return thread, s.thread_attachment(db.session, thread, attachment_id)
+    return thread, s.thread_attachment(session, thread, attachment_id)
 
 
 @bp.get("/threads/<thread_id>/attachments/<attachment_id>")
@@ -591,8 +720,15 @@ def _csrf_unless_bearer(view: Callable[..., Any]) -> Callable[..., Any]:
 @_csrf_unless_bearer
 @p.require(p.THREADS_PARTICIPATE)
 def put_part(thread_id: str, attachment_id: str, number: int):  # type: ignore[no-untyped-def]
-    _t, attachment = _attachment(thread_id, attachment_id)
-    size = s.check_part_upload(me(), attachment, number)
+    user = me()
+
+    def check(session: Any) -> tuple[str, int]:
+        _t, attachment = _attachment(thread_id, attachment_id, session)
+        return attachment.storage_key, s.check_part_upload(user, attachment, number)
+
+    # Checked in a read-only transaction and streamed to storage with no transaction open: on
+    # SQLite the write lock is taken only to put the part in place and record it.
+    key, size = look_up_apart(check)
     if request.mimetype != "application/octet-stream":
         raise BadRequest(_("Send the part as application/octet-stream."))
     if request.content_length is None:
@@ -604,24 +740,46 @@ def put_part(thread_id: str, attachment_id: str, number: int):  # type: ignore[n
     # Under a server that terminates the input (gunicorn), Werkzeug enforces this limit itself
     # and would answer 413 to that probe if the limit were exactly `size`.
     request.max_content_length = size + 1
+    storage = get_storage()
     try:
         # request.stream, never request.data: the part goes to disk in 1 MiB chunks.
-        s.store_part(db.session, get_storage(), attachment, number, request.stream, size)
+        staged = storage.stage_part(key, number, request.stream, size)
     except PartTooLarge:
         raise BadRequest(_("Part %(n)s must be exactly %(size)s bytes.", n=number, size=size), 413) from None
     except StorageError as exc:
         raise BadRequest(str(exc)) from None
-    db.session.commit()
+    try:
+        s.commit_part(db.session, storage, user, attachment_id, number, staged)
+        db.session.commit()
+    except BaseException:
+        storage.discard(staged)
+        raise
     return jsonify(number=number, size=size), 200
 
 
 @bp.post("/threads/<thread_id>/attachments/<attachment_id>/complete")
 @p.require(p.THREADS_PARTICIPATE)
 def complete_attachment(thread_id: str, attachment_id: str):  # type: ignore[no-untyped-def]
+    user = me()
+
+    def check(session: Any) -> tuple[str, list[int], bool]:
+        _t, attachment = _attachment(thread_id, attachment_id, session)
+        if request.content_length:
+            body()  # an empty JSON object is allowed; nothing in it is read
+        if attachment.uploader_id != user.id:
+            raise s.NotFound(attachment_id)
+        return attachment.storage_key, s.part_sizes(attachment), attachment.completed_at is not None
+
+    key, sizes, done = look_up_apart(check)
+    # Flushing a large file to disk takes a while: before the write lock, not under it.
+    lost = [] if done else get_storage().seal(key, sizes)
     _t, attachment = _attachment(thread_id, attachment_id)
-    if request.content_length:
-        body()  # an empty JSON object is allowed; nothing in it is read
-    s.complete_upload(db.session, me(), attachment, request_actor())
+    try:
+        s.complete_upload(db.session, user, attachment, request_actor(), lost=lost)
+    except s.Conflict:
+        if lost:
+            db.session.commit()  # forget the lost parts, so that the client sends them again
+        raise
     db.session.commit()
     return jsonify(attachment_json(attachment, list(range(attachment.parts))))
 

@@ -100,6 +100,28 @@ class RecoveryBlob(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class DeviceApproval(db.Model):  # type: ignore[name-defined,misc]
+    """A new browser asking one of the user's devices for the account secrets (PROTOCOL.md §8a):
+    its public keys while pending, then the secrets sealed to it (HPKE, opaque to the server)
+    and the approving device's signature. Deleted when the new device registers, when refused,
+    or once expired (`expires_at`), so no sealed secrets linger."""
+
+    __tablename__ = "key_device_approval"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(32), unique=True)  # = the new device's device_id
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    dh_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    sig_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    approver_device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary(65600), nullable=True)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
+
+
 # -- threads --------------------------------------------------------------------------------
 
 class Thread(db.Model):  # type: ignore[name-defined,misc]

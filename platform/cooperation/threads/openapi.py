@@ -94,6 +94,17 @@ SCHEMAS: dict[str, Any] = {
             "generation": {"type": "integer"}, "device_id": HEX_ID, "wrap": B64}}},
         "recovery": {"type": "array", "items": {"type": "object", "properties": {
             "kind": {"enum": ["rk", "state"]}, "version": {"type": "integer"}, "blob": B64, "created_at": TS}}}}},
+    "ApprovalIn": _obj({"request_id": {**HEX_ID, "description": "16 random bytes: the new device's device_id."},
+                        "label": LABEL, "dh_public": _b64("The new device's X25519 public key.", size=32),
+                        "sig_public": _b64("The new device's Ed25519 public key.", size=32)},
+                       ["request_id", "label", "dh_public", "sig_public"]),
+    "Approval": {"type": "object", "properties": {
+        "request_id": HEX_ID, "label": {"type": "string"}, "dh_public": B64, "sig_public": B64,
+        "created_at": TS, "expires_at": TS, "status": {"enum": ["pending", "approved"]}, "approved_at": TS,
+        "approver_device_id": {**HEX_ID, "type": ["string", "null"]},
+        "sealed": {**B64, "description": "Account secrets sealed (HPKE) to dh_public (approved requests, "
+                                         "GET of the request only)."},
+        "signature": {**B64, "description": "The approving device's Ed25519 signature (PROTOCOL.md §8a)."}}},
     "Thread": {"type": "object", "properties": {
         "id": HEX_ID, "created_at": TS, "meta": {**B64, "type": ["string", "null"],
                                                  "description": "Encrypted metadata (subject, topic, references)."},
@@ -138,6 +149,7 @@ SCHEMAS: dict[str, Any] = {
 
 _THREAD_ID = {"name": "thread_id", "in": "path", "required": True, "schema": HEX_ID}
 _ATTACHMENT_ID = {"name": "attachment_id", "in": "path", "required": True, "schema": HEX_ID}
+_REQUEST_ID = {"name": "request_id", "in": "path", "required": True, "schema": HEX_ID}
 
 
 def _q(name: str, description: str, minimum: int = 0, maximum: int = MAX_ID) -> dict[str, Any]:
@@ -175,6 +187,28 @@ OPERATIONS: list[tuple[str, str, str, str, list[Any], Any, list[tuple[int, Any]]
      _obj({"kind": {"enum": ["rk", "state"]}, "blob": _b64("AES-GCM ciphertext of the account secrets.",
                                                           min_size=28)},
           ["kind", "blob"]), [(201, {"type": "object"})]),
+    ("/api/v1/keys/approvals", "get", "listApprovals",
+     "One's browsers waiting for approval by another of one's devices (expired ones are gone).", [], None,
+     [(200, {"type": "object", "properties": {"approvals": {"type": "array", "items": _ref("Approval")}}})]),
+    ("/api/v1/keys/approvals", "post", "requestApproval",
+     "A new browser asks one of the user's devices for the account secrets (expires after 10 minutes; "
+     "at most 3 waiting; rate-limited).", [], _ref("ApprovalIn"),
+     [(201, _ref("Approval")), (409, _ref("Error")), (429, _ref("Error"))]),
+    ("/api/v1/keys/approvals/{request_id}", "get", "getApproval",
+     "One request; once approved, with the sealed secrets and the approver's signature.", [_REQUEST_ID], None,
+     [(200, _ref("Approval"))]),
+    ("/api/v1/keys/approvals/{request_id}/approve", "post", "approveDevice",
+     "Approve a waiting browser: the account secrets sealed to it, signed by the approving device.",
+     [_REQUEST_ID],
+     _obj({"device_id": {**HEX_ID, "description": "The approving device (one's own, active)."},
+           "sealed": _b64("HPKE seal of the account secrets to the request's dh_public.", min_size=49,
+                          max_size=65584),
+           "signature": _b64("Ed25519, by the approving device (PROTOCOL.md §8a).", size=64)},
+          ["device_id", "sealed", "signature"]),
+     [(200, _ref("Approval")), (409, _ref("Error"))]),
+    ("/api/v1/keys/approvals/{request_id}/refuse", "post", "refuseApproval",
+     "Refuse a waiting browser, or cancel one's own request: it is deleted.", [_REQUEST_ID], None,
+     [(200, {"type": "object", "properties": {"request_id": HEX_ID, "status": {"enum": ["refused"]}}})]),
     ("/api/v1/users/{user_id}/keys", "get", "userKeys",
      "A colleague's or fellow participant's public keys, with the identity key history.",
      [{"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0, "maximum": INT32}}],

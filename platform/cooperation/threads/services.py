@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cooperation import permissions as p
@@ -116,8 +116,11 @@ def publish_identity(session: Session, user: User, public_key: bytes, actor: Act
     return identity, True
 
 
+_USER_DEVICE = select(Device).where(Device.device_id == bindparam("device_id"), Device.user_id == bindparam("user_id"))
+
+
 def user_device(session: Session, user: User, device_id: str, *, active: bool = True) -> Device:
-    device = session.scalar(select(Device).where(Device.device_id == device_id, Device.user_id == user.id))
+    device = session.scalar(_USER_DEVICE, {"device_id": device_id, "user_id": user.id})
     if device is None or (active and device.revoked_at is not None):
         raise NotFound(device_id)
     return device
@@ -127,6 +130,9 @@ def add_device(session: Session, user: User, *, device_id: str, label: str, dh_p
                sig_public: bytes, certificate: bytes, actor: Actor) -> Device:
     if current_identity(session, user.id) is None:
         raise Invalid("Publish your identity key before adding a device.")
+    from cooperation.threads import approvals  # a device approved by another one ends its request
+
+    approvals.complete(session, user, device_id, dh_public, sig_public, actor)
     if session.scalar(select(Device.id).where(Device.device_id == device_id)) is not None:
         raise Conflict("This device id is already registered.")
     device = Device(device_id=device_id, user_id=user.id, label=label, dh_public=dh_public,
@@ -258,11 +264,13 @@ def create_thread(session: Session, user: User, party_codes: list[str], actor: A
     return thread
 
 
+_MEMBERSHIP = (select(Thread, ThreadMember).join(ThreadMember, ThreadMember.thread_id == Thread.id)
+               .where(Thread.id == bindparam("thread_id"), ThreadMember.user_id == bindparam("user_id"),
+                      ThreadMember.removed_at.is_(None)))
+
+
 def membership(session: Session, user: User, thread_id: str) -> tuple[Thread, ThreadMember]:
-    row = session.execute(
-        select(Thread, ThreadMember).join(ThreadMember, ThreadMember.thread_id == Thread.id)
-        .where(Thread.id == thread_id, ThreadMember.user_id == user.id, ThreadMember.removed_at.is_(None))
-    ).first()
+    row = session.execute(_MEMBERSHIP, {"thread_id": thread_id, "user_id": user.id}).first()
     if row is None or not may_participate(user):
         raise NotFound(thread_id)
     return row[0], row[1]
@@ -287,15 +295,40 @@ def unread_count(session: Session, member: ThreadMember) -> int:
     return int(session.scalar(select(func.count()).select_from(newer)) or 0)
 
 
-def list_threads(session: Session, user: User, limit: int = 100) -> list[tuple[Thread, ThreadMember, int | None]]:
+@dataclass(frozen=True)
+class ListedThread:
+    thread: Thread
+    member: ThreadMember
+    latest: int | None  # id of the newest message, if any
+    unread: int         # up to MAX_UNREAD + 1
+    parties: list[str]  # codes of the participating parties
+
+
+def list_threads(session: Session, user: User, limit: int = 100) -> list[ListedThread]:
+    """The user's threads, most recent activity first, with unread counts and parties: two
+    statements whatever the number of threads."""
     latest = (select(func.max(Message.id)).where(Message.thread_id == Thread.id).correlate(Thread)
               .scalar_subquery())
+    after_marker = and_(Message.thread_id == Thread.id, Message.id > ThreadMember.read_up_to)
+    # Counting stops at MAX_UNREAD + 1 like unread_count: past it, one index probe says "more".
+    beyond_cap = exists(select(Message.id).where(after_marker).order_by(Message.id).offset(MAX_UNREAD).limit(1)
+                        .correlate(Thread, ThreadMember))
+    counted = select(func.count()).where(after_marker).correlate(Thread, ThreadMember).scalar_subquery()
+    unread = case((beyond_cap, MAX_UNREAD + 1), else_=counted)
     rows = session.execute(
-        select(Thread, ThreadMember, latest.label("latest")).join(ThreadMember, ThreadMember.thread_id == Thread.id)
+        select(Thread, ThreadMember, latest.label("latest"), unread.label("unread"))
+        .join(ThreadMember, ThreadMember.thread_id == Thread.id)
         .where(ThreadMember.user_id == user.id, ThreadMember.removed_at.is_(None))
         .order_by(Thread.created_at.desc()).limit(limit)).all()
-    out = [(row[0], row[1], row[2]) for row in rows]
-    out.sort(key=lambda item: (item[2] or 0, item[0].created_at), reverse=True)
+    parties: dict[str, list[str]] = {row[0].id: [] for row in rows}
+    if parties:
+        for thread_id, code in session.execute(
+                select(ThreadParty.thread_id, Party.code).join(Party, Party.id == ThreadParty.party_id)
+                .where(ThreadParty.thread_id.in_(parties), ThreadParty.removed_at.is_(None))
+                .order_by(Party.code)):
+            parties[thread_id].append(code)
+    out = [ListedThread(row[0], row[1], row[2], int(row[3] or 0), parties[row[0].id]) for row in rows]
+    out.sort(key=lambda item: (item.latest or 0, item.thread.created_at), reverse=True)
     return out
 
 
@@ -520,11 +553,20 @@ def find_message(session: Session, thread_id: str, msg_id: str) -> Message | Non
     return session.scalar(select(Message).where(Message.thread_id == thread_id, Message.msg_id == msg_id))
 
 
-def post_message(session: Session, user: User, thread: Thread, data: bytes) -> Message:
-    """Store an envelope after checking its structure, its binding to this thread, sender and
-    epoch, and its device signature. A msg_id already used in the thread makes the flush fail
-    on the unique constraint (IntegrityError): the caller then looks the first copy up with
-    `resolve_retry`. The happy path thus costs no lookup for a duplicate that almost never is."""
+@dataclass(frozen=True)
+class CheckedPost:
+    """An envelope that passed every check against what the database said at check time."""
+    thread_id: str
+    msg_id: str
+    epoch: int
+    sender_id: int
+    device_id: str
+    data: bytes
+
+
+def check_post(session: Session, user: User, thread: Thread, data: bytes) -> CheckedPost:
+    """The envelope's structure, its binding to this thread, sender and epoch, and its device
+    signature. Reads only: it can run before the write lock."""
     try:
         env = tek.parse(data)
     except tek.EnvelopeError as exc:
@@ -541,11 +583,45 @@ def post_message(session: Session, user: User, thread: Thread, data: bytes) -> M
     device = _signing_device(session, user, h.sender_device.hex())
     if not tek.verify_signature(env, device.sig_public):
         raise Invalid("The envelope signature does not verify with the device's signing key.")
-    message = Message(thread_id=thread.id, msg_id=h.msg_id.hex(), epoch=h.epoch, sender_id=user.id,
-                      device_id=device.device_id, envelope=data, created_at=utcnow())
-    session.add(message)
-    session.flush()
-    return message
+    return CheckedPost(thread.id, h.msg_id.hex(), h.epoch, user.id, device.device_id, data)
+
+
+# What check_post read, asked again inside the INSERT itself: the thread still at this epoch,
+# the sender still a member, the device still active. Built once: statement construction is
+# a large share of a post's CPU time.
+_STORE_MESSAGE = insert(Message.__table__).from_select(
+    ["thread_id", "msg_id", "epoch", "sender_id", "device_id", "envelope", "created_at"],
+    select(bindparam("thread_id", type_=Message.thread_id.type), bindparam("msg_id", type_=Message.msg_id.type),
+           bindparam("epoch", type_=Message.epoch.type), bindparam("sender_id", type_=Message.sender_id.type),
+           bindparam("device_id", type_=Message.device_id.type), bindparam("envelope", type_=Message.envelope.type),
+           bindparam("created_at", type_=Message.created_at.type))
+    .where(exists().where(Thread.id == bindparam("thread_id"), Thread.epoch == bindparam("epoch")),
+           exists().where(ThreadMember.thread_id == bindparam("thread_id"),
+                          ThreadMember.user_id == bindparam("sender_id"), ThreadMember.removed_at.is_(None)),
+           exists().where(Device.device_id == bindparam("device_id"), Device.user_id == bindparam("sender_id"),
+                          Device.revoked_at.is_(None)))
+).returning(Message.id, Message.msg_id, Message.epoch, Message.sender_id, Message.device_id, Message.created_at,
+            Message.envelope)
+
+
+def store_post(session: Session, checked: CheckedPost) -> Any | None:
+    """Store a checked envelope in one statement that re-checks what may have changed since
+    (a rotation, a removal, a revocation): the write lock is held for this and the commit only.
+    None when something changed; check_post then tells what. A msg_id already used in the
+    thread fails on the unique constraint (IntegrityError): the caller looks the first copy up
+    with `resolve_retry`, so the happy path costs no lookup for a duplicate that almost never is."""
+    return session.execute(_STORE_MESSAGE, {
+        "thread_id": checked.thread_id, "msg_id": checked.msg_id, "epoch": checked.epoch,
+        "sender_id": checked.sender_id, "device_id": checked.device_id, "envelope": checked.data,
+        "created_at": utcnow()}).first()
+
+
+def post_message(session: Session, user: User, thread: Thread, data: bytes) -> Any:
+    """Check and store in the caller's transaction (the demo seed, tests and tools)."""
+    row = store_post(session, check_post(session, user, thread, data))
+    if row is None:
+        raise Conflict("The thread changed while the message was stored: fetch it and try again.", head(thread))
+    return row
 
 
 def resolve_retry(session: Session, user: User, thread_id: str, data: bytes) -> Message:
@@ -561,13 +637,20 @@ MESSAGE_COLUMNS = (Message.id, Message.msg_id, Message.epoch, Message.sender_id,
                    Message.created_at, Message.envelope)
 
 
+# Built once with bind parameters: building a statement costs more than running it here.
+_LATEST = (select(*MESSAGE_COLUMNS).where(Message.thread_id == bindparam("thread_id"))
+           .order_by(Message.id.desc()).limit(bindparam("limit")))
+_LATEST_BEFORE = (select(*MESSAGE_COLUMNS)
+                  .where(Message.thread_id == bindparam("thread_id"), Message.id < bindparam("before"))
+                  .order_by(Message.id.desc()).limit(bindparam("limit")))
+
+
 def latest_messages(session: Session, thread: Thread, before: int | None, limit: int) -> list[Any]:
     """The newest `limit` messages (below `before` if given), newest first, along the index.
     Plain rows with Message's attribute names: the hottest read skips building ORM objects."""
-    query = select(*MESSAGE_COLUMNS).where(Message.thread_id == thread.id)
-    if before is not None:
-        query = query.where(Message.id < before)
-    return list(session.execute(query.order_by(Message.id.desc()).limit(limit)))
+    if before is None:
+        return list(session.execute(_LATEST, {"thread_id": thread.id, "limit": limit}))
+    return list(session.execute(_LATEST_BEFORE, {"thread_id": thread.id, "before": before, "limit": limit}))
 
 
 def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
@@ -580,13 +663,13 @@ def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
         member.notified = False
 
 
-def recipients_to_notify(session: Session, thread: Thread, sender: User) -> list[str]:
+def recipients_to_notify(session: Session, thread_id: str, sender_id: int) -> list[str]:
     """Members waiting for a per-event mail: mode "event", not yet mailed since their last read.
     Marks them as mailed in one UPDATE ... RETURNING (the mail itself is sent after the commit);
     a post nobody is waiting on costs this single statement, inside the write lock."""
     waiting = (update(ThreadMember)
-               .where(ThreadMember.thread_id == thread.id, ThreadMember.removed_at.is_(None),
-                      ThreadMember.user_id != sender.id, ThreadMember.notified.is_(False),
+               .where(ThreadMember.thread_id == thread_id, ThreadMember.removed_at.is_(None),
+                      ThreadMember.user_id != sender_id, ThreadMember.notified.is_(False),
                       ThreadMember.user_id.in_(select(NotificationPreference.user_id)
                                                .where(NotificationPreference.mode == NotifyMode.EVENT.value)),
                       ThreadMember.user_id.in_(select(User.id).where(User.status == UserStatus.ACTIVE)))
@@ -685,12 +768,31 @@ def check_part_upload(user: User, attachment: Attachment, number: int) -> int:
 
 def store_part(session: Session, storage: AttachmentStorage, attachment: Attachment, number: int,
                stream: BinaryIO, size: int) -> None:
-    storage.write_part(attachment.storage_key, number, stream, size)
+    """Stage and record a part in the caller's transaction (tools and tests; the API stages
+    outside its transaction, then calls commit_part)."""
+    staged = storage.stage_part(attachment.storage_key, number, stream, size)
+    try:
+        commit_part(session, storage, session.get(User, attachment.uploader_id), attachment.id, number, staged)
+    except BaseException:
+        storage.discard(staged)
+        raise
+
+
+def commit_part(session: Session, storage: AttachmentStorage, user: User, attachment_id: str, number: int,
+                staged: Any) -> int:
+    """Put a staged part in place, with the attachment row locked (FOR UPDATE on PostgreSQL, the
+    write lock on SQLite): a completion cannot slip in between the check and the rename."""
+    attachment = session.scalar(select(Attachment).where(Attachment.id == attachment_id).with_for_update())
+    if attachment is None:
+        raise NotFound(attachment_id)
+    size = check_part_upload(user, attachment, number)
+    storage.commit_part(staged)
     part = session.get(AttachmentPart, (attachment.id, number))
     if part is None:
         session.add(AttachmentPart(attachment_id=attachment.id, number=number, size=size, received_at=utcnow()))
     else:
         part.size, part.received_at = size, utcnow()
+    return size
 
 
 def received_parts(session: Session, attachment: Attachment) -> list[AttachmentPart]:
@@ -698,11 +800,18 @@ def received_parts(session: Session, attachment: Attachment) -> list[AttachmentP
                                 .order_by(AttachmentPart.number)))
 
 
-def complete_upload(session: Session, user: User, attachment: Attachment, actor: Actor) -> None:
+def complete_upload(session: Session, user: User, attachment: Attachment, actor: Actor,
+                    lost: list[int] | None = None) -> None:
+    """Mark an upload complete once every part is recorded. `lost`: parts that the storage,
+    sealing them, found missing or short on disk (an OS crash since they were received): their
+    rows go, so that the client sends them again, and the caller commits that before the 409."""
     if attachment.uploader_id != user.id:
         raise NotFound(attachment.id)
     if attachment.completed_at is not None:
         return  # idempotent
+    if lost:
+        session.execute(delete(AttachmentPart).where(AttachmentPart.attachment_id == attachment.id,
+                                                     AttachmentPart.number.in_(lost)))
     parts = received_parts(session, attachment)
     missing = sorted(set(range(attachment.parts)) - {part.number for part in parts})
     if missing:

@@ -69,12 +69,9 @@ def _shell(template: str, **context: Any) -> str:
 @bp.get("")
 @p.require(p.THREADS_PARTICIPATE)
 def index():  # type: ignore[no-untyped-def]
-    rows = []
-    for thread, member, _latest in s.list_threads(db.session, _me()):
-        rows.append({"id": thread.id, "created_at": thread.created_at,
-                     "last_activity_at": thread.last_activity_at,
-                     "unread": s.unread_count(db.session, member),
-                     "parties": [party.code for party in s.thread_parties(db.session, thread)]})
+    rows = [{"id": item.thread.id, "created_at": item.thread.created_at,
+             "last_activity_at": item.thread.last_activity_at, "unread": item.unread, "parties": item.parties}
+            for item in s.list_threads(db.session, _me())]
     page = _shell("threads/index.html", rows=rows, max_unread=s.MAX_UNREAD)
     db.session.commit()
     return page

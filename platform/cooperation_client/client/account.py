@@ -1,6 +1,6 @@
 """The user's own keys: enrolment from the first device, recovery on a new install from the
-Recovery Key, and catching up with PUK generations that another device published
-(PROTOCOL.md §3, §8, §12).
+Recovery Key, catching up with PUK generations that another device published, and approving a
+new browser or install from this one (PROTOCOL.md §3, §8, §8a, §12).
 
 Secrets are written to the keystore before they are published, so an interrupted enrolment can
 be resumed rather than leaving keys on the server that no device holds.
@@ -8,11 +8,12 @@ be resumed rather than leaving keys on the server that no device holds.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from cooperation_client.protocol import recovery
+from cooperation_client.protocol import approval, fingerprints, recovery
 from cooperation_client.protocol.errors import ProtocolError, VerificationError
 from cooperation_client.protocol.keys import (
     DeviceKeys,
@@ -32,6 +33,9 @@ from .api import ApiClient, b64url, unb64url
 from .directory import Generation, user_bytes, verify_keys_json
 from .errors import ApiError, ClientError
 from .store import LocalKeys, Store
+
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 def _now_ms() -> int:
@@ -192,3 +196,33 @@ def _walk_back(keys: LocalKeys, generations: dict[int, Generation]) -> bool:
                 keys.puks[older.gen] = older
                 changed = True
     return changed
+
+
+# -- approving a new browser or install from this one (PROTOCOL.md §8a) -------------------------
+
+def approval_requests(api: ApiClient, keys: LocalKeys) -> list[dict[str, Any]]:
+    """The user's devices waiting for approval, each with the verification code this install
+    derives from the keys the server relays and its own identity key."""
+    out = []
+    for row in api.get("/api/v1/keys/approvals").get("approvals", []):
+        if not isinstance(row.get("request_id"), str) or not _HEX32.fullmatch(row["request_id"]):
+            raise ClientError("The server sent an invalid approval request.")
+        request_id = bytes.fromhex(row["request_id"])
+        dh_pub, sig_pub = unb64url(row.get("dh_public"), "key"), unb64url(row.get("sig_public"), "key")
+        code = approval.approval_code(keys.user_bytes, request_id, keys.uik.public, dh_pub, sig_pub)
+        out.append({"request_id": request_id.hex(), "label": str(row.get("label", "")),
+                    "created_at": row.get("created_at"), "status": row.get("status"),
+                    "code": fingerprints.group(code), "dh_pub": dh_pub, "sig_pub": sig_pub})
+    return out
+
+
+def approve_device(api: ApiClient, keys: LocalKeys, request: dict[str, Any]) -> None:
+    """Seal the account secrets (every generation this install holds, after sync) to the
+    request's key, signed by this install's device key."""
+    secrets = recovery.AccountSecrets(keys.user_bytes, keys.uik.seed, tuple(keys.puks[g] for g in sorted(keys.puks)))
+    sealed, signature = approval.seal_secrets(
+        secrets.to_bytes(), user_id=keys.user_bytes, request_id=bytes.fromhex(request["request_id"]),
+        uik_pub=keys.uik.public, dh_pub=request["dh_pub"], sig_pub=request["sig_pub"],
+        approver_device=keys.device.device_id, approver_key=keys.device.sig)
+    api.post(f"/api/v1/keys/approvals/{request['request_id']}/approve",
+             {"device_id": keys.device.device_id.hex(), "sealed": b64url(sealed), "signature": b64url(signature)})

@@ -103,8 +103,11 @@ def _body(body: dict[str, Any]) -> tuple[str, str | None, str | None, list[Attac
     text, handling, reply_to = body.get("text"), body.get("handling"), body.get("reply_to")
     if body.get("v") != 1 or not isinstance(text, str):
         raise ProtocolError("message body without text")
-    if reply_to is not None and not isinstance(reply_to, str):
-        raise ProtocolError("reply_to invalid")
+    if reply_to is not None:  # an earlier message's msg_id (§12); readers still check it names one
+        try:
+            hexd(reply_to, 16)
+        except ProtocolError as exc:
+            raise ProtocolError("reply_to invalid") from exc
     raw = body.get("attachments") or []
     if not isinstance(raw, list):
         raise ProtocolError("attachments is not a list")
@@ -170,7 +173,10 @@ def body(text: str, handling: str, attachments: Sequence[AttachmentRef] = (), re
     if len(text) > MAX_TEXT:
         raise ClientError("The message is too long.")
     if reply_to is not None:
-        hexd(reply_to, 16)
+        try:
+            hexd(reply_to, 16)
+        except ProtocolError as exc:
+            raise ClientError("The message replied to must be given by its id: 32 lowercase hex digits.") from exc
     return {"v": 1, "text": text, "reply_to": reply_to, "handling": handling,
             "attachments": [a.to_body() for a in attachments]}
 

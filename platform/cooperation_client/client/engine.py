@@ -13,6 +13,7 @@ one hold the protocol work.
 from __future__ import annotations
 
 import platform
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from . import account, conversation, files, oauth, thread_ops
 from .api import ApiClient, normalise_server, unb64url
 from .conversation import AttachmentRef, MessageItem
 from .directory import Generation, KeyBook, user_bytes
-from .errors import ClientError
+from .errors import ApiError, ClientError
 from .store import LocalKeys, Store, locate
 from .thread_log import EpochKeys, ThreadView, decrypt_meta, load
 
@@ -275,6 +276,36 @@ class Client:
 
     def download(self, thread_id: str, attachment_id: str, out: Path) -> Path:
         return files.download(self.api, thread_id, self.find_attachment(thread_id, attachment_id), Path(out))
+
+    # -- approving a new browser or install of this user (PROTOCOL.md §8a) ---------------------
+
+    def approval_requests(self) -> list[dict[str, Any]]:
+        """Devices of this user waiting for approval, with the code this install derives."""
+        return account.approval_requests(self.api, self.keys())
+
+    def approve_device(self, request_id: str, typed_code: str) -> dict[str, Any]:
+        """Give the account secrets to a waiting device, once the person has typed the code that
+        device shows: a different code (substituted keys) approves nothing."""
+        request = next((r for r in self.approval_requests() if r["request_id"] == request_id), None)
+        if request is None:
+            raise ClientError("No device of yours is waiting with that request id (it may have expired).")
+        if request["status"] != "pending":
+            raise ClientError("That device was already approved.")
+        if "".join(ch for ch in typed_code if ch.isdigit()) != request["code"].replace(" ", ""):
+            raise ClientError("That is not this request's verification code: nothing was approved. If the new "
+                              "device shows another code, refuse the request.")
+        account.approve_device(self.api, self.keys(), request)
+        return request
+
+    def refuse_device(self, request_id: str) -> None:
+        if not re.fullmatch(r"[0-9a-f]{32}", request_id):
+            raise ClientError("A request id is 32 lowercase hexadecimal characters.")
+        try:
+            self.api.post(f"/api/v1/keys/approvals/{request_id}/refuse", {})
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ClientError("No device of yours is waiting with that request id.") from None
+            raise
 
     # -- identity keys of others ----------------------------------------------------------
 

@@ -38,6 +38,9 @@ function statementFrom(bytes) {
   try { obj = JSON.parse(B.td.decode(bytes)); } catch { throw new B.ProtocolError("statement is not UTF-8 JSON"); }
   return E.statementFromJson(obj);
 }
+// A message id in a body's reply_to (PROTOCOL.md §12): 32 lowercase hex digits, as the header's
+// msg_id is written everywhere else.
+const MSG_ID = /^[0-9a-f]{32}$/;
 // A 32-byte key or digest in a message body: 64 lowercase hex digits (PROTOCOL.md §12, as in the
 // message vectors), nothing else.
 const bytes32 = (value) => {
@@ -61,7 +64,7 @@ async function sealWithKey(blobKey, userId16, secretsBytes, version) {
   return B.concat(Uint8Array.of(1), B.u32(version), nonce, await P.aesGcmEncrypt(blobKey, nonce, secretsBytes, aad));
 }
 const recoveryBlobKey = (rk) => P.hkdf(rk, { salt: new Uint8Array(0), info: B.label("TEK1/recovery") });
-const secretsBytes = (secrets) => R.secretsToBytes({ v: 1, uik_seed: B.b64(secrets.uikSeed),
+export const secretsBytes = (secrets) => R.secretsToBytes({ v: 1, uik_seed: B.b64(secrets.uikSeed),
   puks: secrets.puks.map((p) => ({ gen: p.gen, secret: B.b64(p.secret) })) });
 
 // =============================================================================================
@@ -459,7 +462,9 @@ export class Session {
 
   // -- creating a thread -------------------------------------------------------------------------
 
-  async createThread({ title, topic, courtRef, parties, shareHistory }, report = () => {}) {
+  // include(person) (optional): whom of the parties' users to make members, e.g. only the
+  // designated focal points of a State (travel reports); the others are left out, not "skipped".
+  async createThread({ title, topic, courtRef, parties, shareHistory, include = null }, report = () => {}) {
     this.requireReady();
     if (!TOPICS.includes(topic)) throw new UserError(t("choose-topic"));
     const created = await api.post("/threads", { parties });
@@ -473,6 +478,7 @@ export class Session {
     const skipped = [];
     for (const person of people) {
       if (person.userId === this.userId) continue;
+      if (include && !include(person)) continue;
       if (person.usable) members.set(person.entry.hex, { entry: person.entry, party: person.party });
       else skipped.push(person.name);
     }
@@ -651,12 +657,29 @@ export class ThreadView {
   // decrypted: {kind: "message" | "unverified" | "no-key", ...}.
   // Pages of 200: a 1,000-message thread is on screen in five round trips (the target is under
   // 1 s, deploy/bench/bench_browser_render.py); verifying and decrypting 200 takes ~25 ms.
+  // The verified messages fetched since the newest page was last fetched (the ones a page shows)
+  // are kept by msg_id: replies are resolved against them only (replyTarget).
   async messages(before = null) {
     const query = before ? `&before=${before}` : "";
     const page = await api.get(`/threads/${this.id}/messages?limit=${MESSAGE_PAGE}${query}`);
     const items = await this.openMessages(page.messages);
     items.reverse();
+    if (!before || !this.verified) this.verified = new Map();
+    for (const item of items) {
+      if (item.kind === "message" && !this.verified.has(item.msgId)) this.verified.set(item.msgId, item);
+    }
     return { items, nextBefore: page.next_before };
+  }
+
+  // The message `item` replies to, or null when its reply_to names nothing the reader can trust
+  // (PROTOCOL.md §12): the original must be a verified message of this thread among those
+  // fetched, and earlier than the reply. An unverified, undecryptable, later or unknown original
+  // is "a message not available", never quoted.
+  replyTarget(item) {
+    if (item?.kind !== "message" || !item.replyTo || !this.verified) return null;
+    const original = this.verified.get(item.replyTo);
+    if (!original || original === item || !(original.id < item.id)) return null;
+    return original;
   }
 
   // Messages as the API returns them, each verified then decrypted, in the same order. Up to
@@ -696,16 +719,17 @@ export class ThreadView {
         },
       });
       const attachments = Array.isArray(body.attachments) ? body.attachments : [];
+      const replyTo = body.reply_to ?? null;
       // A signed body of the wrong shape is refused like a bad signature; an unknown handling
       // code is shown as such (handling: null), not hidden.
-      if (typeof body.text !== "string"
+      if (typeof body.text !== "string" || (replyTo !== null && !(typeof replyTo === "string" && MSG_ID.test(replyTo)))
           || !attachments.every((a) => a && typeof a.file_id === "string" && /^[0-9a-f]{32}$/.test(a.file_id)
             && Number.isSafeInteger(a.size) && a.size >= 0 && typeof a.key === "string" && typeof a.digest === "string"
             && Number.isInteger(a.chunk_log2) && a.chunk_log2 >= 12 && a.chunk_log2 <= 24)) {
         throw new B.VerificationError("message body is not valid");
       }
       return { ...base, kind: "message", msgId: B.hex(header.msgId), sender, revokedDevice: device.revoked,
-        time: header.clientTsMs, epoch: header.epoch, text: body.text,
+        time: header.clientTsMs, epoch: header.epoch, text: body.text, replyTo,
         handling: HANDLING.includes(body.handling) ? body.handling : null, attachments };
     } catch (error) {
       if (error instanceof NoKey) return { ...base, kind: "no-key", sender };
@@ -719,15 +743,19 @@ export class ThreadView {
 
   // Encrypt, sign and post a message (attachments uploaded first). A 409 (the thread moved to
   // a new epoch) reloads the log and seals again; a network failure resends the same bytes.
-  async send({ text, handling, files }, ui = {}) {
+  // replyTo: the msgId of the verified message this one answers (PROTOCOL.md §12), or null.
+  async send({ text, handling, files, replyTo = null }, ui = {}) {
     this.session.requireReady();
     if (!HANDLING.includes(handling)) throw new UserError(t("choose-handling"));
+    if (replyTo !== null && !(typeof replyTo === "string" && MSG_ID.test(replyTo))) {
+      throw new B.ProtocolError("reply_to is not a message id");
+    }
     const blocker = this.sendBlocker();
     if (blocker) throw new UserError(blocker);
     await this.rotateIfStale();
     const attachments = [];
     for (const file of files) attachments.push(await this.upload(file, handling, ui));
-    const body = { v: 1, text, reply_to: null, handling, attachments };
+    const body = { v: 1, text, reply_to: replyTo, handling, attachments };
     const msgId = B.randomBytes(16);
     for (let attempt = 0; ; attempt++) {
       const epoch = this.state.epoch;

@@ -8,7 +8,10 @@
 //                   AES-GCM CryptoKey, so a new PUK generation can be added to the recovery blob
 //                   without asking for the Recovery Key (the key itself is never stored);
 //  * pins:<uid>     identity keys of other users seen on first use (TOFU), with the device keys
-//                   verified under them, and whether the person compared safety numbers.
+//                   verified under them, and whether the person compared safety numbers;
+//  * pending:<uid>  a browser waiting for approval by another of the user's devices: the device
+//                   keys it asked with (NON-EXTRACTABLE, as device:<uid>) and the identity key
+//                   bound into its verification code, until approved, refused or expired.
 // Script running on this origin can use the keys but never read the private key material out.
 import { b64, concat, jsonBytes, label, parseJson, randomBytes, unb64 } from "../e2e/bytes.js";
 import { aesGcmDecrypt, aesGcmEncrypt } from "../e2e/primitives.js";
@@ -83,6 +86,14 @@ export async function saveResealKey(uid, rawKey) {
   await write(`reseal:${uid}`, key);
 }
 export const loadResealKey = (uid) => read(`reseal:${uid}`);
+
+// -- a request for approval by another device (PROTOCOL.md §8a) ---------------------------------
+export const loadPending = (uid) => read(`pending:${uid}`);
+export const savePending = (uid, pending) => write(`pending:${uid}`, {
+  deviceId: pending.deviceId, dh: pending.dh, sig: pending.sig, dhPub: pending.dhPub, sigPub: pending.sigPub,
+  label: pending.label, uikPub: pending.uikPub, expiresAt: pending.expiresAt,
+});
+export const clearPending = (uid) => remove(`pending:${uid}`);
 
 // -- pins of other users' identity keys (TOFU) --------------------------------------------------
 // pins: {[userId]: {uik: base64, verified: bool, firstSeenMs, name, party, admin, devices: {hex: base64}}}

@@ -1,6 +1,7 @@
 // One thread: the verified log, decrypted messages (oldest first) with their handling codes and
-// attachments, the composer, the participants with safety numbers, and the blocking warning
-// when a participant's identity key changed. Decrypted text is only ever set as textContent.
+// attachments, replies (linked to and quoting their verified original), the composer, the
+// participants with safety numbers, and the blocking warning when a participant's identity key
+// changed. Decrypted text is only ever set as textContent.
 import { context, names, openSession } from "./common.js";
 import { announce, describe, el, formatSize, formatTime, guarded, progress, showError, t } from "./dom.js";
 
@@ -13,6 +14,9 @@ const list = $("messages"), composer = $("composer"), sendButton = composer.quer
 const stateOptions = [...$("add-state").options];
 const siteTitle = document.title;
 let session = null, view = null, nextBefore = null;
+let replyingTo = null;     // the verified message the composer answers, or null
+let unresolved = [];       // [{item, node}]: replies whose original is not shown (yet)
+const anchors = new Set(); // element ids given to the messages shown
 
 // -- messages ---------------------------------------------------------------------------------
 
@@ -37,6 +41,78 @@ function attachmentItem(att) {
   return el("li", {}, button);
 }
 
+// -- replies -----------------------------------------------------------------------------------
+
+const EXCERPT = 120;
+const anchorId = (item) => `msg-${item.msgId}`;
+const senderName = (item) => (item.sender.userId === session.userId ? `${item.sender.name} (${t("you")})` : item.sender.name);
+
+// A short one-line excerpt of a verified message: its text, else its file names.
+function excerpt(item) {
+  const text = item.text.replace(/\s+/g, " ").trim() || item.attachments.map((a) => String(a.name)).join(", ");
+  return text.length > EXCERPT ? `${text.slice(0, EXCERPT - 1).trimEnd()}…` : text;
+}
+
+// Scroll to a shown message and move the focus there (messages have tabindex=-1).
+function goToMessage(node, id) {
+  node.scrollIntoView({ block: "center" });
+  node.focus({ preventScroll: true });
+  window.history.replaceState(null, "", `#${id}`);
+}
+
+// "In reply to <sender>" linking to the original, and a short quote of it; or, when the original
+// is not a verified, earlier message of this thread shown here, "a message not available".
+function replyBlock(item) {
+  const original = view.replyTarget(item);
+  if (!original) return el("p", { class: "reply-ref unavailable", text: t("reply-unavailable") });
+  const id = anchorId(original);
+  const link = el("a", { href: `#${id}`, text: t("in-reply-to", { name: senderName(original) }) });
+  link.addEventListener("click", (event) => {
+    const target = document.getElementById(id);
+    if (!target) return;
+    event.preventDefault();
+    goToMessage(target, id);
+  });
+  return el("div", { class: "reply-ref" }, el("p", {}, link), el("blockquote", { class: "reply-quote", text: excerpt(original) }));
+}
+
+function replyButton(item) {
+  const button = el("button", { type: "button", class: "secondary small reply", text: t("reply"),
+    "aria-label": t("reply-to", { name: item.sender.name }) });
+  button.addEventListener("click", () => startReply(item));
+  return button;
+}
+
+function startReply(item) {
+  replyingTo = item;
+  $("composer-reply-name").textContent = t("replying-to", { name: senderName(item) });
+  $("composer-reply-excerpt").textContent = excerpt(item);
+  $("composer-reply").hidden = false;
+  composer.elements.text.setAttribute("aria-describedby", "composer-reply-text");
+  composer.elements.text.focus();
+  announce(`${t("replying-to", { name: senderName(item) })} ${excerpt(item)}`);
+}
+
+function cancelReply({ focus = true } = {}) {
+  replyingTo = null;
+  $("composer-reply").hidden = true;
+  composer.elements.text.removeAttribute("aria-describedby");
+  $("composer-reply-name").textContent = "";
+  $("composer-reply-excerpt").textContent = "";
+  if (focus) composer.elements.text.focus();
+}
+
+$("cancel-reply").addEventListener("click", () => cancelReply());
+
+// After older messages were loaded: replies whose original is now shown get their link and quote.
+function resolveReplies() {
+  unresolved = unresolved.filter(({ item, node }) => {
+    if (!view.replyTarget(item)) return true;
+    node.replaceWith(replyBlock(item));
+    return false;
+  });
+}
+
 function messageNode(item) {
   if (item.kind === "unverified") {
     return el("li", { class: "message unverified", dataset: { messageId: item.id } },
@@ -57,15 +133,27 @@ function messageNode(item) {
   const handling = el("p", { class: `handling handling-${item.handling || "unknown"}` },
     el("strong", { text: t("handling") }), " ",
     el("span", { class: "handling-label", text: item.handling ? handlingLabels.get(item.handling) : t("handling-unknown") }));
+  let reply = null;
+  if (item.replyTo) {
+    reply = replyBlock(item);
+    if (reply.classList.contains("unavailable")) unresolved.push({ item, node: reply });
+  }
   const text = item.text ? el("div", { class: "message-text", text: item.text }) : null;
   const files = item.attachments.length ? el("ul", { class: "attachments" }, item.attachments.map(attachmentItem)) : null;
-  return el("li", { class: "message", dataset: { messageId: item.id } }, el("article", {}, header, handling, text, files));
+  const actions = view.state.members.has(session.hex) ? el("p", { class: "message-actions" }, replyButton(item)) : null;
+  // A stable anchor per message (its signed msg_id), the target of "In reply to" links.
+  const id = anchors.has(anchorId(item)) ? null : anchorId(item);
+  if (id) anchors.add(id);
+  return el("li", { class: "message", id, tabindex: "-1", dataset: { messageId: item.id } },
+    el("article", {}, header, reply, handling, text, files, actions));
 }
 
 async function renderMessages() {
   list.setAttribute("aria-busy", "true");
   const page = await view.messages();
   nextBefore = page.nextBefore;
+  unresolved = [];
+  anchors.clear();
   list.replaceChildren(...(page.items.length ? page.items.map(messageNode) : [el("li", { class: "placeholder", text: t("no-messages") })]));
   list.setAttribute("aria-busy", "false");
   $("load-older").hidden = !nextBefore;
@@ -77,6 +165,7 @@ $("load-older").addEventListener("click", (event) => guarded(event.currentTarget
   const page = await view.messages(nextBefore);
   nextBefore = page.nextBefore;
   list.prepend(...page.items.map(messageNode));
+  resolveReplies();
   $("load-older").hidden = !nextBefore;
 }));
 
@@ -134,9 +223,11 @@ composer.addEventListener("submit", (event) => {
     const area = $("composer-progress");
     area.replaceChildren();
     announce(t("encrypting-message"));
-    await view.send({ text, handling, files }, { progress: (label) => progress(area, label) });
+    await view.send({ text, handling, files, replyTo: replyingTo ? replyingTo.msgId : null },
+      { progress: (label) => progress(area, label) });
     composer.elements.text.value = "";
     fileInput.value = "";
+    cancelReply({ focus: false });
     await renderMessages();
     await renderParticipants();
     announce(t("sent"));  // last: the page shows the message and is done working
@@ -297,6 +388,9 @@ if (!session || session.status !== "ready") {
     await view.load();
     await renderAll();
     $("refresh").disabled = false;
+    // A link to one message (#msg-…): show it once the messages are there.
+    const target = /^#msg-[0-9a-f]{32}$/.test(window.location.hash) ? document.getElementById(window.location.hash.slice(1)) : null;
+    if (target) goToMessage(target, target.id);
   } catch (error) {
     list.replaceChildren();
     list.setAttribute("aria-busy", "false");
