@@ -75,7 +75,7 @@ def base_settings(tmp: Path, database_url: str, mailbox: Mailbox) -> Settings:
         env="testing", secret_key="test-secret-key-" + "x" * 40, database_url=database_url,
         instance_path=str(tmp / "instance"), server_name="", mail_backend="smtp",
         mail_server="127.0.0.1", mail_port=mailbox.port,
-        enabled_plugins=("directory", "noncooperation", "agreements"),
+        enabled_plugins=("directory", "noncooperation", "agreements", "travel"),
     )
 
 

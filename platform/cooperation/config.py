@@ -67,7 +67,7 @@ class Settings:
     # behind nginx). 0 means the socket address is the client.
     trusted_proxy_hops: int = 0
     # Plugins: an allow-list; a name that is not installed stops start-up.
-    enabled_plugins: tuple[str, ...] = ("directory", "noncooperation", "agreements")
+    enabled_plugins: tuple[str, ...] = ("directory", "noncooperation", "agreements", "travel")
     default_locale: str = "en"
     demo_mode: bool = False
     # Operations (cooperation/ops): logs, metrics, limits shared by every instance, backups.

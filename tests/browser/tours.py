@@ -33,6 +33,9 @@ ACCOUNT_PATHS = ("/account", "/account/password", "/account/security", "/account
 # and keys: tests/browser/test_threads_browser.py checks it with axe-core and under the CSP.
 THREAD_PATHS = ("/threads/new", "/threads/keys")
 THREAD_PAGES_FOR = ("member_nl",)
+# Plugin pages outside the navigation (the travel plugin's report form; the report page itself
+# needs a report: tests/browser/test_travel_browser.py checks it).
+PLUGIN_PATHS: dict[str, tuple[str, ...]] = {"member_nl": ("/travel/new",)}
 
 
 def invitation_link(accounts, email: str, party_code: str, role: Role) -> str:  # type: ignore[no-untyped-def]
@@ -101,7 +104,7 @@ def role_tour(page: Page, accounts, role_key: str, check: Check,  # type: ignore
     check(page, f"{role_key}: dashboard")
     paths = [p for p in dashboard.nav_paths() if p != DashboardPage.PATH]
     visited = [DashboardPage.PATH]
-    extra = THREAD_PATHS if role_key in THREAD_PAGES_FOR else ()
+    extra = (*(THREAD_PATHS if role_key in THREAD_PAGES_FOR else ()), *PLUGIN_PATHS.get(role_key, ()))
     for path in [*paths, *(ACCOUNT_PATHS if account_pages else ()), *extra]:
         if path in visited:
             continue
