@@ -663,19 +663,23 @@ def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
         member.notified = False
 
 
+# Built once: every post runs it.
+# Built once, in Core terms (no ORM bookkeeping): every post runs it.
+_MEMBERS = ThreadMember.__table__.c
+_MARK_NOTIFIED = (update(ThreadMember.__table__)
+                  .where(_MEMBERS.thread_id == bindparam("in_thread"), _MEMBERS.removed_at.is_(None),
+                         _MEMBERS.user_id != bindparam("sender"), _MEMBERS.notified.is_(False),
+                         _MEMBERS.user_id.in_(select(NotificationPreference.user_id)
+                                              .where(NotificationPreference.mode == NotifyMode.EVENT.value)),
+                         _MEMBERS.user_id.in_(select(User.id).where(User.status == UserStatus.ACTIVE)))
+                  .values(notified=True).returning(_MEMBERS.user_id))
+
+
 def recipients_to_notify(session: Session, thread_id: str, sender_id: int) -> list[str]:
     """Members waiting for a per-event mail: mode "event", not yet mailed since their last read.
     Marks them as mailed in one UPDATE ... RETURNING (the mail itself is sent after the commit);
     a post nobody is waiting on costs this single statement, inside the write lock."""
-    waiting = (update(ThreadMember)
-               .where(ThreadMember.thread_id == thread_id, ThreadMember.removed_at.is_(None),
-                      ThreadMember.user_id != sender_id, ThreadMember.notified.is_(False),
-                      ThreadMember.user_id.in_(select(NotificationPreference.user_id)
-                                               .where(NotificationPreference.mode == NotifyMode.EVENT.value)),
-                      ThreadMember.user_id.in_(select(User.id).where(User.status == UserStatus.ACTIVE)))
-               .values(notified=True).returning(ThreadMember.user_id)
-               .execution_options(synchronize_session=False))
-    user_ids = list(session.scalars(waiting))
+    user_ids = list(session.scalars(_MARK_NOTIFIED, {"in_thread": thread_id, "sender": sender_id}))
     if not user_ids:
         return []
     return list(session.scalars(select(User.email).where(User.id.in_(user_ids)).order_by(User.id)))
