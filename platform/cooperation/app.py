@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from cooperation import permissions
+from cooperation import lookups, permissions
 from cooperation.config import REPO_ROOT, Settings
 from cooperation.extensions import babel, csrf, db, login_manager
 from cooperation.ops import init_app as init_operations
@@ -164,3 +164,4 @@ def _register_core(app: Flask) -> None:
     @app.teardown_request
     def _end_request_session(_: BaseException | None) -> None:
         db.session.remove()
+        lookups.release()

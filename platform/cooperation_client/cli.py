@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from cooperation_client.client import HANDLING, TOPICS, Client, ClientError, MessageItem
-from cooperation_client.client.conversation import printable
+from cooperation_client.client.conversation import UNKNOWN_HEAD, printable
 from cooperation_client.client.oauth import DeviceCode
 from cooperation_client.protocol.errors import ProtocolError
 
@@ -79,6 +79,10 @@ def _parser() -> argparse.ArgumentParser:
     cmd("safety-number", "the number to compare with another user").add_argument("user", metavar="USER", type=int)
     cmd("trust", "accept a user's changed identity key after comparing the safety number").add_argument(
         "user", metavar="USER", type=int)
+    cmd("devices", "your browsers and installs, with their device ids")
+    cmd("revoke-device", "revoke a lost or unused browser or install: it cannot read anything sent afterwards"
+        ).add_argument("device", metavar="DEVICE_ID")
+    cmd("update-recovery", "enter your Recovery Key once so that this install keeps your key backup up to date")
     cmd("approvals", "your new browsers or installs waiting for approval, with their verification codes")
     cmd("approve-device", "give your keys to a waiting browser or install, after typing the code it shows"
         ).add_argument("request", metavar="REQUEST_ID")
@@ -116,6 +120,8 @@ def _show_message(item: MessageItem, shown: dict[str, MessageItem]) -> None:
         print(f"{head}\n  WARNING: {item.warning}")
         return
     print(f"{head}  <{item.handling or 'no handling code'}>  message {item.msg_id}")
+    if item.unknown_head:  # signed and decrypted, but its sender saw a history not given to us
+        print(f"  WARNING: {UNKNOWN_HEAD}")
     if item.reply_to:
         original = shown.get(item.reply_to)
         if original is not None:
@@ -208,6 +214,21 @@ def _run(args: argparse.Namespace, transport: httpx.BaseTransport | None, sleep:
         elif command == "trust":
             changed = client.trust(args.user)
             print("Key accepted." if changed else "This key was already trusted.")
+        elif command == "devices":
+            for d in client.devices():
+                state = f"revoked {d['revoked_at']}" if d["revoked_at"] else "active"
+                notes = ("  (this install)" if d["this"] else "") + ("" if d["certified"] else "  (NOT CERTIFIED)")
+                print(f"{d['device_id']}  {state:<8}  added {d['created_at']}  {printable(d['label'])}{notes}")
+        elif command == "revoke-device":
+            if client.revoke_device(args.device):
+                print("Revoked; your keys were renewed for your other devices and your Recovery Key backup.")
+            else:
+                print("Revoked; your keys were renewed for your other devices.")
+                print(f"WARNING: this install could not update your Recovery Key backup, which now lacks your newest "
+                      f"keys. Run {PROG} update-recovery (it asks for your Recovery Key once).", file=sys.stderr)
+        elif command == "update-recovery":
+            client.update_recovery(_read_recovery_key())
+            print("Your Recovery Key backup is up to date; this install now keeps it so.")
         elif command == "approvals":
             waiting = client.approval_requests()
             for r in waiting:

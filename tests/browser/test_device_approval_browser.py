@@ -6,6 +6,12 @@ approval, certifies itself, reads the earlier message and writes one that A veri
 fresh browser's request is refused: it gets no keys, and the Recovery Key still restores them
 (approving made no key generation the recovery blob would lack).
 
+Then B, which never saw the Recovery Key, revokes A: it publishes the next key generation and
+re-seals the recovery blob to the recovery public key it received in the account secrets
+(PROTOCOL.md §8), so the Recovery Key restores a fresh browser that reads what B wrote after the
+revocation. A browser whose keys lack that public key (an older enrolment) offers to take the
+Recovery Key once and brings the backup up to date.
+
 A's pages (with the request listed) and the second browser's waiting page are checked with
 axe-core; B runs under the enforced CSP with the CSP monitor.
 """
@@ -147,7 +153,7 @@ def test_a_new_browser_is_approved_and_reads_the_history(world: World) -> None:
     a.get_by_label("Topic").select_option(label="Tracing")
     a.get_by_role("button", name="Create the encrypted thread").click()
     a.wait_for_url(re.compile(r"/threads/[0-9a-f]{32}$"))
-    thread_url = a.url
+    thread_url = world.extra["thread_url"] = a.url
     _send(a, EARLIER)
 
     # B asks; its code is the one the server's data gives with Noor's identity key.
@@ -250,3 +256,103 @@ def test_a_refused_browser_gets_no_keys(world: World, browser) -> None:  # type:
     form.get_by_role("button", name="Restore my keys on this browser").click()
     expect(c.locator("#key-status")).to_have_text("Encryption is set up on this browser.")
     expect(c.locator("#threads-error")).to_be_empty()
+
+
+AFTER_REVOCATION = "Written on the approved browser after it revoked the first one"
+
+
+def _recovery_state(world: World) -> dict[str, Any]:
+    from cooperation.threads.models import KeyGeneration, RecoveryBlob
+
+    def read() -> dict[str, Any]:
+        blob = db.session.scalars(select(RecoveryBlob).where(RecoveryBlob.user_id == world.noor.id,
+                                                             RecoveryBlob.kind == "rk")
+                                  .order_by(RecoveryBlob.version.desc())).first()
+        newest = db.session.scalar(select(func.max(KeyGeneration.generation))
+                                   .where(KeyGeneration.user_id == world.noor.id))
+        return {"format": blob.blob[0], "version": blob.version, "generation": newest}
+
+    return dict(_db(world, read))
+
+
+def _restore(page: Page, recovery_key: str, label: str) -> None:
+    page.goto("/threads/keys")
+    form = page.locator("#recover-form")
+    form.get_by_label("Recovery Key").fill(recovery_key)
+    form.get_by_label("Name of this browser").fill(label)
+    form.get_by_role("button", name="Restore my keys on this browser").click()
+    expect(page.locator("#key-status")).to_have_text("Encryption is set up on this browser.")
+    expect(page.locator("#threads-error")).to_be_empty()
+
+
+def test_the_approved_browser_revokes_the_first_and_the_recovery_key_still_restores(
+        world: World, browser) -> None:  # type: ignore[no-untyped-def]
+    b = world.b
+    before = _recovery_state(world)
+    assert before["format"] == 2  # enrolment and recovery seal to the recovery public key
+
+    # B (approved, never shown the Recovery Key) revokes A, the browser that enrolled.
+    b.goto("/threads/keys")
+    table = b.get_by_role("table")
+    table.get_by_role("button", name="Revoke My browser").click()
+    table.get_by_role("button", name="Confirm: revoke My browser").click()
+    expect(b.locator("#threads-status")).to_have_text(
+        "The device is revoked; your keys were renewed for your other devices.")
+    expect(table.get_by_role("row", name=re.compile("My browser"))).to_contain_text("revoked")
+    expect(b.locator("#backup-update")).to_be_hidden()
+    # A new generation, and the blob re-sealed with it by B.
+    after = _recovery_state(world)
+    assert after == {"format": 2, "version": before["version"] + 1, "generation": before["generation"] + 1}
+
+    # B writes after the revocation (the thread moves to a new epoch first).
+    b.goto(world.extra["thread_url"])
+    _send(b, AFTER_REVOCATION)
+    assert world.monitor.problems_on(b) == []
+
+    # The Recovery Key restores a fresh browser, which reads what B wrote after the revocation.
+    d_context = _context(browser, world.server, storage_state={"cookies": b.context.cookies(), "origins": []})
+    world.contexts.append(d_context)
+    d = d_context.new_page()
+    _restore(d, world.extra["recovery_key"], "Replacement laptop")
+    assert _recovery_state(world) == {"format": 2, "version": after["version"] + 1,
+                                      "generation": after["generation"] + 1}
+    d.goto(world.extra["thread_url"])
+    later = _message(d, AFTER_REVOCATION)
+    expect(later.locator(".badge.verified")).to_be_visible()
+    expect(later.locator(".message-text")).to_have_text(AFTER_REVOCATION)
+    expect(_message(d, EARLIER).locator(".message-text")).to_have_text(EARLIER)
+    world.extra["d"] = d
+
+
+def test_a_browser_without_the_recovery_public_key_takes_the_recovery_key_once(world: World) -> None:
+    """As a browser approved by one enrolled before the recovery blob's format 2: its keys lack
+    the recovery public key, so the page asks for the Recovery Key once, then re-seals."""
+    d = world.extra["d"]
+    d.goto("/threads/keys")
+    expect(d.locator("#key-status")).to_have_text("Encryption is set up on this browser.")
+    d.evaluate("""async (uid) => {
+      const store = await import('/static/js/threads/keystore.js');
+      const secrets = await store.loadSecrets(uid);
+      delete secrets.recovery;
+      await store.saveSecrets(uid, secrets);
+    }""", world.noor.id)
+    d.reload()
+    section = d.locator("#backup-update")
+    expect(section.get_by_role("heading", name="Keep your Recovery Key backup up to date")).to_be_visible()
+    before = _recovery_state(world)
+    form = d.locator("#backup-form")
+    form.get_by_label("Recovery Key").fill("AAAA " * 12 + "AAAA")  # well-formed, but not Noor's
+    form.get_by_role("button", name="Update my Recovery Key backup").click()
+    expect(d.locator("#threads-error")).to_contain_text("does not open your key backup")
+    assert _recovery_state(world) == before
+    form.get_by_label("Recovery Key").fill(world.extra["recovery_key"].lower())
+    form.get_by_role("button", name="Update my Recovery Key backup").click()
+    expect(d.locator("#threads-status")).to_have_text(
+        "Your Recovery Key backup is up to date, and this browser now keeps it so.")
+    expect(section).to_be_hidden()
+    assert _recovery_state(world) == {**before, "version": before["version"] + 1}
+    kept = d.evaluate("""async (uid) => {
+      const store = await import('/static/js/threads/keystore.js');
+      return Boolean((await store.loadSecrets(uid)).recovery);
+    }""", world.noor.id)
+    assert kept is True

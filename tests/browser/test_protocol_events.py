@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cooperation_client.protocol import epochs, events, keys
+from cooperation_client.protocol import epochs, events, keys, messages
 from cooperation_client.protocol.errors import ProtocolError
 from cooperation_client.protocol.statements import Signed, json_bytes, sign_statement
 from cooperation_client.vectors import VECTORS_PATH, generate
@@ -36,12 +36,13 @@ async () => {
   window.B = await import('/static/js/e2e/bytes.js');
   window.K = await import('/static/js/e2e/keys.js');
   window.E = await import('/static/js/e2e/events.js');
+  window.T = await import('/static/js/e2e/tek1.js');
   const toObj = (m) => Object.fromEntries([...m].map(([k, v]) => [String(k), v]));
   window.dump = (s) => ({thread_id: B.hex(s.threadId), seq: s.seq, head_hash: B.hex(s.headHash), epoch: s.epoch,
     owner_state: s.ownerState, states: [...s.states].sort(), members: toObj(s.members), policy: {...s.policy},
     meta: s.meta === null ? null : B.hex(s.meta), meta_epoch: s.metaEpoch,
     wraps: toObj(new Map([...s.wraps].map(([e, w]) => [e, toObj(new Map([...w].map(([u, x]) => [u, [x.gen, B.hex(x.blob)]])))]))),
-    history: toObj(new Map([...s.history].map(([e, l]) => [e, B.hex(l)])))});
+    history: toObj(new Map([...s.history].map(([e, l]) => [e, B.hex(l)]))), heads: toObj(s.heads)});
   window.outcome = async (work) => {
     try { return {state: dump(await work())}; } catch (e) { return {error: e.name, message: e.message}; }
   };
@@ -68,7 +69,8 @@ def dump(state: events.ThreadState) -> dict[str, Any]:
             "members": {u.hex(): s for u, s in state.members.items()}, "policy": dict(state.policy),
             "meta": None if state.meta is None else state.meta.hex(), "meta_epoch": state.meta_epoch,
             "wraps": {str(e): {u.hex(): [g, b.hex()] for u, (g, b) in w.items()} for e, w in state.wraps.items()},
-            "history": {str(e): link.hex() for e, link in state.history.items()}}
+            "history": {str(e): link.hex() for e, link in state.history.items()},
+            "heads": {h.hex(): e for h, e in state.heads.items()}}
 
 
 def outcome(statements: list[Signed], directory: events.Directory, thread: bytes = THREAD) -> dict[str, Any]:
@@ -405,3 +407,48 @@ def test_vector_ids_match_the_directory():
     """The tests above index V's directory by position: users[0] = nl_admin, [2] = sn_admin, [3] = sn_member."""
     users = [u["user"] for u in V["directory"]["users"]]
     assert [NAMES[u] for u in users] == ["nl_admin", "nl_member", "sn_admin", "sn_member"]
+
+
+# -- 4. fork and withholding detection: the heads a log knows (PROTOCOL.md §6) -----------------
+
+JS_HEADS = """
+async ([V, probes, envelope, senderKey, otherKey]) => {
+  const directory = E.Directory.from(V.directory), known = [];
+  let state = null;
+  for (let n = 1; n <= V.events.length; n++) {
+    state = await E.replay(V.events.slice(0, n), directory, V.thread_id);
+    known.push(probes.map(([h, e]) => E.knowsHead(state, B.unhex(h), e)));
+  }
+  const env = await T.verify(B.unhex(envelope), B.unhex(senderKey));
+  let forged;
+  try { await T.verify(B.unhex(envelope), B.unhex(otherKey)); forged = 'accepted'; } catch (e) { forged = e.name; }
+  return {known, message: E.knowsHead(state, env.header.headHash, env.header.epoch), forged};
+}
+"""
+
+
+def test_both_twins_know_the_same_heads(events_page):
+    """A message's (epoch, head_hash) must name an event of the reader's verified log whose epoch is
+    the header's: every prefix of the vector log answers the same in both twins, knowing exactly its
+    own events' heads with their epochs. A message sealed in Python at one of them verifies in the
+    browser (tek1.verify: structure and signature only, for a message the reader cannot decrypt)."""
+    hashes = [bytes.fromhex(h) for h in V["event_hashes"]]
+    epochs_after = [json.loads(s.payload)["epoch"] for s in LOG]
+    probes = [(h.hex(), e) for h, e in zip(hashes, epochs_after, strict=True)]
+    probes += [(h.hex(), e + 1) for h, e in zip(hashes, epochs_after, strict=True)]  # right hash, wrong epoch
+    probes += [(os.urandom(32).hex(), 1), (bytes(32).hex(), 1), ("00" * 31, 1)]  # unknown, zero, too short
+    nl_admin, sn_admin = generate._device(IDS, "nl_admin"), generate._device(IDS, "sn_admin")
+    envelope = messages.seal({"v": 1, "text": "x"}, epoch_key=bytes(32), device=nl_admin, thread_id=THREAD,
+                             epoch=epochs_after[3], head_hash=hashes[3], msg_id=os.urandom(16),
+                             sender_user=IDS["nl_admin"], client_ts_ms=1)
+    got = events_page.evaluate(JS_HEADS, [V, probes, envelope.hex(), nl_admin.public().sig_pub.hex(),
+                                          sn_admin.public().sig_pub.hex()])
+    directory = _directory()
+    expected = []
+    for n in range(1, len(LOG) + 1):
+        state = events.replay(LOG[:n], directory, THREAD)
+        expected.append([events.knows_head(state, bytes.fromhex(h), e) for h, e in probes])
+    assert got["known"] == expected
+    for n, row in enumerate(expected, start=1):
+        assert row == [i < n for i in range(len(LOG))] + [False] * (len(probes) - len(LOG))
+    assert got["message"] is True and got["forged"] == "VerificationError"

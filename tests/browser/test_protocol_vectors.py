@@ -112,10 +112,34 @@ async (V) => {
   eq('rk.format', R.formatRecoveryKey(h(r.key)), r.formatted);
   for (const t of r.also_accepted) eq('rk.parse', B.hex(R.parseRecoveryKey(t)), r.key);
   for (const t of r.rejected) { let x = 'accepted'; try { R.parseRecoveryKey(t); } catch (err) { x = err.name; } eq('rk.reject', x, 'ProtocolError'); }
-  const rb = await R.sealAccountSecrets(h(r.key), h(r.user_id), B.te.encode(r.secrets), {version: r.version, nonce: h(r.nonce)});
+  const td = (x) => new TextDecoder().decode(x), ruid = h(r.user_id);
+  // format 2: HPKE to the recovery public key carried in the secrets, bound to the identity key
+  const info = await R.recoveryInfo(h(r.key), ruid, h(V.keys.uik.public));
+  eq('rk.kem_public', B.hex(info.pub), r.kem_public); eq('rk.binding', B.hex(info.bind), r.binding);
+  eq('rk.secrets_bytes', td(R.secretsToBytes(JSON.parse(r.secrets))), r.secrets);
+  const rb = await R.sealRecoveryBlob(ruid, B.te.encode(r.secrets), info.pub, {version: r.version, ephemeralSeed: h(r.ephemeral_seed)});
   eq('rk.blob', B.hex(rb), r.blob);
-  eq('rk.open', new TextDecoder().decode((await R.openAccountSecrets(h(r.key), h(r.user_id), h(r.blob))).bytes), r.secrets);
-  eq('rk.secrets_bytes', new TextDecoder().decode(R.secretsToBytes(JSON.parse(r.secrets))), r.secrets);
+  const o2 = await R.openAccountSecrets(h(r.key), ruid, h(r.blob));
+  eq('rk.open', td(o2.bytes), r.secrets); eq('rk.open.format', o2.format, 2);
+  eq('rk.open.recovery', B.hex(o2.recovery.pub) + B.hex(o2.recovery.bind), r.kem_public + r.binding);
+  const fresh = await R.sealRecoveryBlob(ruid, B.te.encode(r.secrets), info.pub, {version: 7});
+  eq('rk.fresh', td((await R.openAccountSecrets(h(r.key), ruid, fresh)).bytes), r.secrets);
+  for (const [name, bad] of [['rk.wrong_key', [new Uint8Array(32), ruid, rb]], ['rk.wrong_user', [h(r.key), new Uint8Array(16), rb]],
+                             ['rk.wrong_version', [h(r.key), ruid, B.concat(rb.subarray(0, 1), B.u32(4), rb.subarray(5))]]]) {
+    let x = 'accepted'; try { await R.openAccountSecrets(...bad); } catch (err) { x = err.name; } eq(name, x, 'VerificationError');
+  }
+  // a blob sealed to the right public key but not bound by the Recovery Key: refused
+  const forged = JSON.parse(r.secrets); forged.recovery.bind = B.b64(new Uint8Array(32));
+  let fx = 'accepted';
+  try { await R.openAccountSecrets(h(r.key), ruid, await R.sealRecoveryBlob(ruid, R.secretsToBytes(forged), info.pub, {version: 4})); }
+  catch (err) { fx = err.name; }
+  eq('rk.forged', fx, 'VerificationError');
+  // format 1 (enrolments made before format 2) still opens, with the recovery information derived
+  const v1 = r.v1;
+  eq('rk.v1.blob', B.hex(await R.sealAccountSecrets(h(r.key), ruid, B.te.encode(v1.secrets), {version: v1.version, nonce: h(v1.nonce)})), v1.blob);
+  const o1 = await R.openAccountSecrets(h(r.key), ruid, h(v1.blob));
+  eq('rk.v1.open', td(o1.bytes), v1.secrets); eq('rk.v1.format', o1.format, 1);
+  eq('rk.v1.recovery', B.hex(o1.recovery.pub) + B.hex(o1.recovery.bind), r.kem_public + r.binding);
   // fingerprints
   const f = V.fingerprints;
   eq('fp.state', await FP.stateFingerprint('NLD', h(f.state.public)), f.state.digits);
@@ -223,3 +247,34 @@ def test_browser_encrypts_python_decrypts(e2e_page):
     tampered[200] ^= 1
     with pytest.raises(Exception, match="signature"):
         messages.open_(bytes(tampered), sender_sig_pub=base64.b64decode(got["sigPub"]), epoch_key=epoch_key)
+
+
+JS_RECOVERY = """
+async ([rk, userId, uikSeed, pukSecret, pythonBlob]) => {
+  const B = await import('/static/js/e2e/bytes.js'), R = await import('/static/js/e2e/recovery.js');
+  const P = await import('/static/js/e2e/primitives.js');
+  const user = B.unb64(userId), key = B.unb64(rk);
+  const info = await R.recoveryInfo(key, user, await P.publicFromSeed('Ed25519', B.unb64(uikSeed)));
+  const secrets = R.secretsToBytes({v: 1, uik_seed: uikSeed, puks: [{gen: 1, secret: pukSecret}], recovery: R.recoveryInfoToJson(info)});
+  // A device re-seals without the Recovery Key: only the public key from the account secrets.
+  const blob = await R.sealRecoveryBlob(user, secrets, info.pub, {version: 5});
+  const opened = await R.openAccountSecrets(key, user, B.unb64(pythonBlob));
+  return {blob: B.b64(blob), opened: new TextDecoder().decode(opened.bytes)};
+}
+"""
+
+
+def test_recovery_blobs_interoperate(e2e_page):
+    """A format 2 blob sealed by either twin (fresh ephemeral keys) opens in the other."""
+    from cooperation_client.protocol import recovery
+
+    rk, user = recovery.new_recovery_key(), os.urandom(16)
+    uik = keys.UserIdentity.generate(user)
+    secrets = recovery.AccountSecrets(user, uik.seed, (keys.PerUserKey.generate(user, 1),),
+                                      recovery.recovery_info(rk, user, uik.public))
+    b = lambda x: base64.b64encode(x).decode()  # noqa: E731
+    got = e2e_page.evaluate(JS_RECOVERY, [b(rk), b(user), b(uik.seed), b(secrets.puks[0].secret),
+                                          b(recovery.seal_recovery_blob(secrets, version=4))])
+    assert got["opened"] == secrets.to_bytes().decode()
+    blob = base64.b64decode(got["blob"])
+    assert blob[0] == recovery.FORMAT_V2 and recovery.open_account_secrets(rk, user, blob) == secrets

@@ -265,6 +265,118 @@ def test_tampered_message_shows_a_warning_not_its_content(world: World) -> None:
     assert world.monitor.problems_on(page) == []
 
 
+# -- (b2) a log event withheld from the reader flags the messages sent after it (PROTOCOL.md §6) --
+
+# The Netherlands' administrator enables members_add_colleagues with a set_policy event, which
+# the pages do not offer: built with the page's own modules and its device key (non-extractable).
+JS_SET_POLICY = """
+async ([threadId, userId]) => {
+  const engine = await import('/static/js/threads/engine.js');
+  const E = await import('/static/js/e2e/events.js');
+  const api = await import('/static/js/threads/api.js');
+  const session = await engine.Session.open(userId);
+  const view = session.thread(threadId);
+  await view.load();
+  const statement = await E.nextEvent(view.state, 'set_policy', {policy: {...view.state.policy, members_add_colleagues: true}},
+    {actor: session.uid, deviceId: session.device.deviceId, deviceKey: session.device.sig, tsMs: Date.now()});
+  await api.post(`/threads/${threadId}/events`, {seq: view.state.seq + 1, prev_hash: api.b64u(view.state.headHash),
+    type: 'set_policy', device_id: session.deviceHex, event: api.b64u(statement.payload),
+    signature: api.b64u(statement.signature)});
+  return view.state.seq + 1;
+}
+"""
+
+
+def _withhold_newest_event(world: World):  # type: ignore[no-untyped-def]
+    """The server withholding the newest event of the log from whoever fetches it from now on (its
+    row and the wraps of the epoch it opened deleted, the thread's head set back); returns what
+    puts it back."""
+    models = _models()
+
+    def withhold() -> dict[str, Any]:
+        events, wraps, thread = (models.ThreadEvent.__table__, models.EpochWrap.__table__,
+                                 db.session.get(models.Thread, world.thread_id))
+        newest, previous = db.session.execute(select(events).where(events.c.thread_id == world.thread_id)
+                                              .order_by(events.c.seq.desc()).limit(2)).mappings().all()
+        saved = {"event": dict(newest), "head": (thread.head_seq, thread.head_hash, thread.epoch), "wraps": []}
+        if newest["epoch"] is not None:
+            where = (wraps.c.thread_id == world.thread_id) & (wraps.c.epoch == newest["epoch"])
+            saved["wraps"] = [dict(w) for w in db.session.execute(select(wraps).where(where)).mappings()]
+            db.session.execute(wraps.delete().where(where))
+            thread.epoch = newest["epoch"] - 1
+        db.session.execute(events.delete().where(events.c.id == newest["id"]))
+        thread.head_seq, thread.head_hash = previous["seq"], previous["event_hash"]
+        return saved
+
+    saved = _db(world, withhold)
+
+    def restore() -> None:
+        db.session.execute(models.ThreadEvent.__table__.insert().values(**saved["event"]))
+        for wrap in saved["wraps"]:
+            db.session.execute(models.EpochWrap.__table__.insert().values(**wrap))
+        thread = db.session.get(models.Thread, world.thread_id)
+        thread.head_seq, thread.head_hash, thread.epoch = saved["head"]
+
+    return lambda: _db(world, restore)
+
+
+def test_a_withheld_log_event_flags_the_messages_sent_after_it(world: World) -> None:
+    nl, sn = world.nl, world.sn
+    banner = sn.page.locator("#history-warning")
+    notes = sn.page.locator("#messages .history-note")
+    nl.page.evaluate(JS_SET_POLICY, [world.thread_id, nl.account.id])
+    nl.page.reload()  # NL's view now has the new head: the next message names it
+    _send(nl.page, "Sent after a policy change", "Participants only")
+
+    # A reader whose page was loaded before: the sender is simply ahead, nothing is flagged.
+    sn.page.get_by_role("button", name="Check for new messages").click()
+    expect(_message(sn.page, "Sent after a policy change")).to_be_visible()
+    expect(notes).to_have_count(0)
+    expect(banner).to_be_hidden()
+
+    # The server withholds that event from now on: the message stays readable (signed, and it
+    # decrypts under SEN's log), with a warning; the others are not flagged.
+    restore = _withhold_newest_event(world)
+    sn.page.reload()
+    flagged = _message(sn.page, "Sent after a policy change")
+    expect(flagged.locator(".history-note")).to_have_text(
+        "The sender saw a history of this thread that this browser was not given.")
+    expect(flagged.locator(".badge.verified")).to_have_text("Signature verified")
+    expect(notes).to_have_count(1)
+    expect(_message(sn.page, "Bank statements of the company attached.").locator(".history-note")).to_have_count(0)
+    expect(banner).to_be_visible()
+    expect(banner).to_have_attribute("role", "alert")
+    expect(banner).to_contain_text("Part of this thread's history may be withheld from you")
+    expect(banner).to_contain_text("Compare the thread safety code (under Participants) with the sender")
+    assert world.monitor.problems_on(sn.page) == []
+    nl.page.reload()  # withheld from NL's browser too now: its own message is flagged there as well
+    expect(nl.page.locator("#history-warning")).to_be_visible()
+    assert_accessible(nl.page)
+    restore()
+    sn.page.get_by_role("button", name="Check for new messages").click()
+    expect(banner).to_be_hidden()
+    expect(notes).to_have_count(0)
+
+    # A withheld epoch: the message cannot be decrypted, and the page says why (no content).
+    nl.page.reload()
+    nl.page.get_by_role("button", name="Renew the thread's key").click()
+    expect(nl.page.locator("#threads-status")).to_have_text("The thread's key was renewed.")
+    _send(nl.page, "Sent in an epoch that will be withheld", "Participants only")
+    restore = _withhold_newest_event(world)
+    sn.page.reload()
+    hidden = sn.page.locator("#messages li.message.unknown-head")
+    expect(hidden).to_have_text("The sender saw a history of this thread that this browser was not given. Noor de "
+                                "Vries sent this message after changes to the thread that this browser was not "
+                                "given; it cannot be decrypted here.")
+    expect(banner).to_be_visible()
+    expect(sn.page.locator("#messages")).not_to_contain_text("that will be withheld")
+    restore()
+    sn.page.get_by_role("button", name="Check for new messages").click()
+    expect(_message(sn.page, "Sent in an epoch that will be withheld")).to_be_visible()
+    expect(banner).to_be_hidden()
+    assert world.monitor.problems_on(sn.page) == []
+
+
 # -- (f) a changed identity key blocks sending until accepted ------------------------------------
 
 def _identity(world: World, account: Account) -> bytes:

@@ -18,12 +18,12 @@ from sqlalchemy import select, update
 from cooperation.db import utcnow
 from cooperation.extensions import db
 from cooperation.oauth.models import OAuthToken
-from cooperation.threads.models import Attachment, IdentityKey, Message, ThreadEvent
+from cooperation.threads.models import Attachment, EpochWrap, IdentityKey, Message, Thread, ThreadEvent
 from cooperation_client.cli import main
-from cooperation_client.client import Client, ClientError, KeyChanged, conversation
+from cooperation_client.client import Client, ClientError, KeyChanged, conversation, thread_ops
 from cooperation_client.client.api import ApiError
 from cooperation_client.client.thread_log import replay
-from cooperation_client.protocol import messages
+from cooperation_client.protocol import events, messages
 from cooperation_client.protocol.envelope import split
 from cooperation_client.protocol.errors import VerificationError
 from cooperation_client.protocol.recovery import format_recovery_key
@@ -158,8 +158,8 @@ def test_a_removed_state_cannot_decrypt_what_follows(app, pair, users):
     log = [Signed("event", e.body, e.signature) for e in db.session.scalars(
         select(ThreadEvent).where(ThreadEvent.thread_id == tid).order_by(ThreadEvent.seq))]
     db.session.commit()
-    item = sn.open_envelope(before, raw)
-    assert item.text is None and "No key for epoch 2" in (item.warning or "")
+    item = sn.open_envelope(before, raw)  # its old log lacks the head the sender saw: flagged (PROTOCOL.md §6)
+    assert item.text is None and item.unknown_head and "cannot be decrypted here" in (item.warning or "")
     before.state = replay(tid, log, before.directory)  # SEN replays the new log: no wrap for it
     before.epoch_keys.clear()
     item = sn.open_envelope(before, raw)
@@ -265,6 +265,89 @@ def test_a_changed_identity_key_blocks_until_trusted(app, pair, users):
     again = Client.open(home=str(nl.store.path), transport=nl.api.http._transport)
     assert again.key_changes(again.thread(tid)) == []
     assert [i.text for i in again.messages(tid)] == ["hello"]  # devices certified earlier stay valid
+
+
+# -- fork and withholding detection (PROTOCOL.md §6) ----------------------------------------------
+
+def _set_policy(client: Client, tid: str, **policy: bool) -> None:
+    """A set_policy event (it keeps the epoch, so what follows stays readable), built with the
+    protocol module and posted like any other event: neither client offers it yet."""
+    state, me = client.thread(tid).state, client.book.me
+    statement = events.next_event(state, "set_policy", {"policy": {**state.policy, **policy}}, actor=me.user_bytes,
+                                  device_id=me.device.device_id, device_key=me.device.sig, ts_ms=1_767_225_600_000)
+    thread_ops._post_event(client.api, tid, statement, seq=state.seq + 1, prev_hash=state.head_hash,
+                           kind="set_policy", device_id=me.device.device_id, epoch=None, record=None)
+
+
+def _withhold_newest_event(tid: str) -> None:
+    """The server withholding the newest event of the log from whoever fetches it from now on: its
+    row (and the wraps of the epoch it opened) gone, the thread's head columns set back."""
+    newest, previous = db.session.scalars(select(ThreadEvent).where(ThreadEvent.thread_id == tid)
+                                          .order_by(ThreadEvent.seq.desc()).limit(2)).all()
+    thread = db.session.get(Thread, tid)
+    if newest.epoch is not None:
+        db.session.execute(EpochWrap.__table__.delete().where(EpochWrap.thread_id == tid,
+                                                               EpochWrap.epoch == newest.epoch))
+        thread.epoch = newest.epoch - 1
+    thread.head_seq, thread.head_hash = previous.seq, previous.event_hash
+    db.session.delete(newest)
+    db.session.commit()
+
+
+def test_a_withheld_log_event_flags_the_messages_sent_after_it(pair, capsys):
+    nl, sn, _ = pair
+    tid = nl.create_thread(title="Withheld", topic="tracing", parties=["SEN"])
+    nl.post(tid, "ordinary", handling="participants-only")
+    stale, cached = sn.thread(tid), sn.thread(tid)  # SEN's views before NL changes the log
+
+    # A sender who is simply ahead: the reader's log is fetched again, and nothing is flagged.
+    _set_policy(nl, tid, members_add_colleagues=True)
+    nl.post(tid, "after a policy change", handling="participants-only")
+    items, _ = conversation.read(sn.api, stale, sn.epoch_keys(), sn.book)
+    assert [(i.text, i.unknown_head) for i in items] == [("ordinary", False), ("after a policy change", False)]
+    assert stale.state.policy["members_add_colleagues"] is True  # the view was refreshed in place
+    newest = db.session.scalars(select(Message.envelope).order_by(Message.id.desc())).first()
+    db.session.commit()
+    unrefreshed = sn.open_envelope(cached, newest)  # no server call: the stale view lacks that head
+    assert unrefreshed.ok and unrefreshed.text == "after a policy change" and unrefreshed.unknown_head
+
+    # The server withholds an event from everyone who fetches the log after the message was sent.
+    _set_policy(nl, tid, share_history=False)
+    nl.post(tid, "sent after an event SEN is not given", handling="participants-only")
+    given_b = sn.thread(tid)  # a view that still has that event
+    _withhold_newest_event(tid)
+    sn.post(tid, "an ordinary message after it", handling="participants-only")
+    items = sn.messages(tid)
+    assert [(i.text, i.ok, i.unknown_head) for i in items] == [
+        ("ordinary", True, False), ("after a policy change", True, False),
+        ("sent after an event SEN is not given", True, True),  # signed, decrypts: shown, flagged
+        ("an ordinary message after it", True, False)]
+    assert sn.thread(tid).state.policy["share_history"] is True  # SEN was not given the change
+    assert main(["--home", str(sn.store.path), "read", tid], transport=sn.api.http._transport) == 0
+    out = _without_server_logs(capsys.readouterr().out)
+    assert out.count("WARNING:") == 1 and re.search(
+        r"(?m)^  WARNING: The sender saw a history of this thread that you were not given.*\n"
+        r"  sent after an event SEN is not given$", out), out
+
+    # A withheld epoch: the message cannot be decrypted, and says why.
+    nl.rotate(tid)
+    nl.post(tid, "in an epoch SEN is not given", handling="participants-only")
+    _withhold_newest_event(tid)
+    last = sn.messages(tid)[-1]
+    assert last.unknown_head and not last.ok and last.text is None
+    assert "cannot be decrypted here" in (last.warning or "") and "thread safety code" in (last.warning or "")
+    # A view that was given the event now withheld: the log fetched again does not extend it.
+    with pytest.raises(ClientError, match="different history"):
+        conversation.read(sn.api, given_b, sn.epoch_keys(), sn.book)
+
+    # Bytes nobody signed raise no such alarm: they stay a failed check.
+    row = db.session.scalars(select(Message).where(Message.thread_id == tid).order_by(Message.id).offset(2)).first()
+    altered = bytearray(row.envelope)
+    altered[200] ^= 0x01
+    row.envelope = bytes(altered)
+    db.session.commit()
+    third = sn.messages(tid)[2]
+    assert third.text is None and not third.unknown_head and "signature or integrity" in (third.warning or "")
 
 
 def test_states_and_users_join_leave_and_read_history(app, users, pair, tmp_path, transport):

@@ -13,6 +13,7 @@ from cooperation_client.client.api import normalise_server
 from cooperation_client.client.directory import Pins
 from cooperation_client.client.errors import ClientError
 from cooperation_client.client.store import HOME_ENV, LocalKeys, Store, host_dirname, locate
+from cooperation_client.protocol import recovery
 from cooperation_client.protocol.keys import DeviceKeys, PerUserKey, UserIdentity
 
 
@@ -51,6 +52,27 @@ def test_local_keys_round_trip(tmp_path):
     damaged = json.loads((tmp_path / "keys.json").read_text())
     del damaged["uik_seed"]
     store.write("keys", damaged)
+    with pytest.raises(ClientError, match="damaged"):
+        store.keys()
+
+
+def test_local_keys_keep_the_recovery_public_key(tmp_path):
+    """The recovery public key that re-seals the recovery blob survives the round trip (and an
+    install enrolled before it simply has none)."""
+    user = (42).to_bytes(16, "big")
+    uik = UserIdentity.generate(user)
+    info = recovery.recovery_info(recovery.new_recovery_key(), user, uik.public)
+    keys = LocalKeys(42, DeviceKeys.generate(), "laptop", uik, {1: PerUserKey.generate(user, 1)}, info)
+    store = Store(tmp_path)
+    store.save_keys(keys)
+    again = store.keys()
+    assert again is not None and again.recovery == info and again.secrets().recovery == info
+    older = json.loads((tmp_path / "keys.json").read_text())
+    del older["recovery"]
+    store.write("keys", older)
+    assert store.require_keys().recovery is None
+    older["recovery"] = {"pub": "AAAA", "bind": "AAAA"}
+    store.write("keys", older)
     with pytest.raises(ClientError, match="damaged"):
         store.keys()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -96,13 +97,47 @@ def test_epoch_wrap_cannot_be_moved_to_another_member_or_epoch():
         epochs.unwrap_epoch_key(puk, thread_id=b"x" * 16, epoch=3, blob=blob)
 
 
-def test_recovery_blob_rejects_wrong_key_user_and_tampering():
+@pytest.mark.parametrize("form", ["v2", "v1"])
+def test_recovery_blob_rejects_wrong_key_user_and_tampering(form):
     r = V["recovery"]
-    key, user, blob = h(r["key"]), h(r["user_id"]), h(r["blob"])
+    key, user = h(r["key"]), h(r["user_id"])
+    blob = h(r["blob"] if form == "v2" else r["v1"]["blob"])
     for bad_key, bad_user, bad_blob in ((bytes(32), user, blob), (key, b"x" * 16, blob), (key, user, _flip(blob, 30)),
+                                        (key, user, _flip(blob, len(blob) - 1)),
                                         (key, user, blob[:1] + b"\x00\x00\x00\x04" + blob[5:])):
         with pytest.raises(VerificationError):
             recovery.open_account_secrets(bad_key, bad_user, bad_blob)
+    with pytest.raises(ProtocolError):  # an unknown format
+        recovery.open_account_secrets(key, user, b"\x03" + blob[1:])
+
+
+def _forged(secrets: recovery.AccountSecrets, public: bytes, binding: bytes) -> bytes:
+    """A format 2 blob made by someone who knows a recovery public key (not the Recovery Key)."""
+    return recovery.seal_recovery_blob(replace(secrets, recovery=recovery.RecoveryInfo(public, binding)), version=4)
+
+
+def test_a_blob_not_bound_by_the_recovery_key_is_refused():
+    """Knowing the recovery public key is not enough to make a blob the Recovery Key accepts: a
+    blob with another identity key (or another recovery key, or no binding) fails the binding."""
+    r = V["recovery"]
+    key, user = h(r["key"]), h(r["user_id"])
+    genuine = recovery.AccountSecrets.from_bytes(user, r["secrets"].encode())
+    public = genuine.recovery.public
+    assert recovery.open_account_secrets(key, user, _forged(genuine, public, genuine.recovery.binding)) == genuine
+    impostor = keys.UserIdentity.generate(user)
+    other = replace(genuine, uik_seed=impostor.seed)
+    for forged in (_forged(other, public, genuine.recovery.binding), _forged(other, public, P.random_bytes(32)),
+                   _forged(genuine, public, P.random_bytes(32))):
+        with pytest.raises(VerificationError, match="not bound"):
+            recovery.open_account_secrets(key, user, forged)
+    # The same secrets without any recovery information, sealed to the right key: refused too.
+    sealed_plain = recovery.AccountSecrets(user, genuine.uik_seed, genuine.puks)
+    bare = (bytes([recovery.FORMAT_V2]) + (4).to_bytes(4, "big")
+            + hpke.seal(public, recovery.blob_info(user, 4), sealed_plain.to_bytes()))
+    with pytest.raises(VerificationError, match="not bound"):
+        recovery.open_account_secrets(key, user, bare)
+    with pytest.raises(ProtocolError):  # a device without the recovery public key cannot seal format 2
+        recovery.seal_recovery_blob(sealed_plain, version=4)
 
 
 def test_aes_gcm_refuses_non_96_bit_nonces():

@@ -135,11 +135,26 @@ def test_recovery_key_and_blob():
         with pytest.raises(ProtocolError):
             recovery.parse_recovery_key(text)
     user = h(r["user_id"])
+    uik_pub = h(V["keys"]["uik"]["public"])
+    # Format 2: HPKE to the recovery public key carried in the secrets, bound to the identity key.
+    info = recovery.recovery_info(key, user, uik_pub)
+    assert (info.public.hex(), info.binding.hex()) == (r["kem_public"], r["binding"])
+    assert P.public_bytes(recovery.recovery_kem(key)).hex() == r["kem_public"]
     secrets = recovery.AccountSecrets.from_bytes(user, r["secrets"].encode())
-    blob = recovery.seal_account_secrets(key, secrets, version=r["version"], nonce=h(r["nonce"]))
-    assert blob.hex() == r["blob"]
+    assert secrets.recovery == info and secrets.to_bytes().decode() == r["secrets"]
+    blob = recovery.seal_recovery_blob(secrets, version=r["version"], ephemeral_seed=h(r["ephemeral_seed"]))
+    assert blob.hex() == r["blob"] and blob[0] == recovery.FORMAT_V2
     opened = recovery.open_account_secrets(key, user, blob)
-    assert opened == secrets and opened.identity().public.hex() == V["keys"]["uik"]["public"]
+    assert opened == secrets and opened.identity().public == uik_pub
+    # A fresh seal (random ephemeral key, cryptography's HPKE) opens as well.
+    assert recovery.open_account_secrets(key, user, recovery.seal_recovery_blob(secrets, version=9)) == secrets
+    # Format 1 (enrolments made before format 2) still opens, and comes back with the recovery
+    # information derived from the key, so the next seal is format 2.
+    v1 = r["v1"]
+    old = recovery.AccountSecrets.from_bytes(user, v1["secrets"].encode())
+    assert old.recovery is None
+    assert recovery.seal_account_secrets_v1(key, old, version=v1["version"], nonce=h(v1["nonce"])).hex() == v1["blob"]
+    assert recovery.open_account_secrets(key, user, h(v1["blob"])) == secrets
 
 
 def test_fingerprints():

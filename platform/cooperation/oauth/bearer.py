@@ -19,7 +19,8 @@ from flask_login import current_user, login_url
 
 from cooperation.extensions import csrf, db
 from cooperation.oauth import services
-from cooperation.security.loader import attach, look_up_apart
+from cooperation.lookups import look_up_apart
+from cooperation.security.loader import attach
 
 API_PREFIX = "/api/"
 ACCESS_KEY = "oauth_access"

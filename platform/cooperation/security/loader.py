@@ -3,33 +3,14 @@ so a suspension or role change takes effect at once (ASVS 8.3.2)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from flask import g
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from cooperation.accounts.models import User
-from cooperation.db import read_only
 from cooperation.extensions import db
+from cooperation.lookups import look_up_apart
 
-T = TypeVar("T")
 _USER = select(User).where(User.id == bindparam("user_id"))  # built once: every request runs it
-
-
-def look_up_apart(lookup: Callable[[Session], T]) -> T:
-    """Run a sign-in lookup in a short read-only transaction of its own and hand the objects
-    it returns over to the request's session without another query.
-
-    Why: on SQLite a writing request takes the single write lock at its first statement
-    (cooperation.db._sqlite_begin); if that statement were the user lookup, the lock would be
-    held through the CSRF check, the parsing and the validation of the whole request. The
-    request's own transaction now begins at the view's first query."""
-    with read_only(), Session(db.engine, expire_on_commit=False) as apart:
-        found = lookup(apart)
-        apart.expunge_all()
-    return found
 
 
 def attach(user: User) -> User:
@@ -38,6 +19,7 @@ def attach(user: User) -> User:
 
 
 def load_user(user_id: str) -> User | None:
+    """Looked up apart from the request's transaction (cooperation.lookups says why)."""
     try:
         uid = int(user_id)
     except (TypeError, ValueError):

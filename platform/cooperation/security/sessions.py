@@ -19,8 +19,9 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import bindparam, delete, insert, select, update
 from werkzeug.datastructures import CallbackDict
 
-from cooperation.db import read_only, utcnow
+from cooperation.db import utcnow
 from cooperation.extensions import db
+from cooperation.lookups import lookup
 from cooperation.security.models import WebSession
 
 # Avoid a write on every request: last-seen is refreshed at most this often.
@@ -72,9 +73,9 @@ class DatabaseSessionInterface(SessionInterface):
         if not token or len(token) > 100:
             return ServerSession()
         now = utcnow()
-        # Own short connection: the lookup never shares a transaction (or a stale snapshot)
+        # A short read-only transaction of its own: it never shares one (or a stale snapshot)
         # with the request's work.
-        with read_only(), db.engine.connect() as conn:
+        with lookup() as conn:
             row = conn.execute(_LOOKUP, {"id_hash": hash_token(token)}).one_or_none()
         if row is None:
             return ServerSession()

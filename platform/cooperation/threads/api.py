@@ -23,7 +23,7 @@ from cooperation import permissions as p
 from cooperation.audit.context import request_actor
 from cooperation.extensions import csrf, db
 from cooperation.mail import MailError, send_mail
-from cooperation.security.loader import look_up_apart
+from cooperation.lookups import look_up_apart
 from cooperation.threads import approvals
 from cooperation.threads import services as s
 from cooperation.threads.models import Attachment, Device, Message, Thread, ThreadEvent
@@ -741,9 +741,13 @@ def put_part(thread_id: str, attachment_id: str, number: int):  # type: ignore[n
     # and would answer 413 to that probe if the limit were exactly `size`.
     request.max_content_length = size + 1
     storage = get_storage()
+    # Never request.data: the part goes to disk in 1 MiB chunks. A server that ends the input at
+    # the body's end (gunicorn: wsgi.input_terminated, Content-Length checked above) is read
+    # directly: Werkzeug's limiting wrapper copies every byte twice more, a third of the speed.
+    terminated = bool(request.environ.get("wsgi.input_terminated"))
+    stream = request.environ["wsgi.input"] if terminated else request.stream
     try:
-        # request.stream, never request.data: the part goes to disk in 1 MiB chunks.
-        staged = storage.stage_part(key, number, request.stream, size)
+        staged = storage.stage_part(key, number, stream, size)
     except PartTooLarge:
         raise BadRequest(_("Part %(n)s must be exactly %(size)s bytes.", n=number, size=size), 413) from None
     except StorageError as exc:

@@ -1,6 +1,7 @@
 """The user's own keys: enrolment from the first device, recovery on a new install from the
-Recovery Key, catching up with PUK generations that another device published, and approving a
-new browser or install from this one (PROTOCOL.md §3, §8, §8a, §12).
+Recovery Key, catching up with PUK generations that another device published, revoking a device,
+keeping the recovery blob up to date, and approving a new browser or install from this one
+(PROTOCOL.md §3, §8, §8a, §12).
 
 Secrets are written to the keystore before they are published, so an interrupted enrolment can
 be resumed rather than leaving keys on the server that no device holds.
@@ -27,7 +28,7 @@ from cooperation_client.protocol.keys import (
     unwrap_puk,
     wrap_puk_for_device,
 )
-from cooperation_client.protocol.statements import Signed, json_bytes
+from cooperation_client.protocol.statements import Signed, json_bytes, sign_statement
 
 from .api import ApiClient, b64url, unb64url
 from .directory import Generation, user_bytes, verify_keys_json
@@ -72,13 +73,43 @@ def _publish_generation(api: ApiClient, uik: UserIdentity, puk: PerUserKey, prev
         "wraps": [{"device_id": d.device_id.hex(), "wrap": b64url(wrap_puk_for_device(puk, d))} for d in devices]})
 
 
-def _store_recovery(api: ApiClient, key: bytes, keys: LocalKeys, server: dict[str, Any]) -> None:
-    """Seal every PUK generation and the UIK under the Recovery Key, as the next blob version."""
+def _store_recovery(api: ApiClient, keys: LocalKeys, server: dict[str, Any] | None = None) -> bool:
+    """Seal the UIK and every PUK generation to the recovery public key in this install's account
+    secrets (format 2, PROTOCOL.md §8), as the next blob version. The public key is the one these
+    secrets carry, never one from the server. False (nothing stored) if this install has none:
+    it was set up before format 2 and the Recovery Key has not been entered here since."""
+    if keys.recovery is None:
+        return False
+    server = server if server is not None else own_keys(api)
     latest = max((int(r.get("version", 0)) for r in server.get("recovery", []) if r.get("kind") == "rk"), default=0)
-    secrets = recovery.AccountSecrets(keys.user_bytes, keys.uik.seed,
-                                      tuple(keys.puks[g] for g in sorted(keys.puks)))
-    blob = recovery.seal_account_secrets(key, secrets, version=latest + 1)
+    blob = recovery.seal_recovery_blob(keys.secrets(), version=latest + 1)
     api.put("/api/v1/keys/recovery", {"kind": "rk", "blob": b64url(blob)})
+    return True
+
+
+def _parse_rk(recovery_key: str) -> bytes:
+    try:
+        return recovery.parse_recovery_key(recovery_key)
+    except ProtocolError as exc:
+        raise ClientError(f"That is not a Recovery Key: {exc}.") from None
+
+
+def _open_blob(server: dict[str, Any], rk: bytes, user: bytes) -> recovery.AccountSecrets:
+    """The account secrets in the stored recovery blob (either format), with the recovery public
+    key derived from the Recovery Key; the identity inside must be the platform's current one."""
+    blobs = [r for r in server.get("recovery", []) if r.get("kind") == "rk"]
+    if not blobs:
+        raise ClientError("No recovery data is stored for your account.")
+    try:
+        secrets = recovery.open_account_secrets(rk, user, unb64url(blobs[0]["blob"], "recovery blob"))
+    except VerificationError:
+        raise ClientError("Wrong Recovery Key (or the stored recovery data was altered).") from None
+    except ProtocolError:
+        raise ClientError("The stored recovery data is damaged.") from None
+    if secrets.identity().public != unb64url(server["identity"]["public_key"], "identity key"):
+        raise ClientError("The Recovery Key opens keys that are not your current identity; "
+                          "your identity was reset since this Recovery Key was made.")
+    return secrets
 
 
 def enrol(api: ApiClient, store: Store, user_id: int, label: str) -> str:
@@ -103,7 +134,9 @@ def enrol(api: ApiClient, store: Store, user_id: int, label: str) -> str:
     if not server.get("generations"):
         _publish_generation(api, keys.uik, keys.puks[1], None, [keys.device.public()])
     rk = recovery.new_recovery_key()
-    _store_recovery(api, rk, keys, own_keys(api))
+    keys.recovery = recovery.recovery_info(rk, keys.user_bytes, keys.uik.public)
+    store.save_keys(keys)  # every later re-seal goes to this Recovery Key's public key
+    _store_recovery(api, keys)
     return recovery.format_recovery_key(rk)
 
 
@@ -115,24 +148,12 @@ def recover(api: ApiClient, store: Store, user_id: int, recovery_key: str, label
     server = own_keys(api)
     if not server.get("identity"):
         raise ClientError("Your account has no encryption keys yet: run cooperation-client enrol.")
-    blobs = [r for r in server.get("recovery", []) if r.get("kind") == "rk"]
-    if not blobs:
+    if not any(r.get("kind") == "rk" for r in server.get("recovery", [])):
         raise ClientError("No recovery data is stored for your account.")
-    try:
-        rk = recovery.parse_recovery_key(recovery_key)
-    except ProtocolError as exc:
-        raise ClientError(f"That is not a Recovery Key: {exc}.") from None
+    rk = _parse_rk(recovery_key)
     user = user_bytes(user_id)
-    try:
-        secrets = recovery.open_account_secrets(rk, user, unb64url(blobs[0]["blob"], "recovery blob"))
-    except VerificationError:
-        raise ClientError("Wrong Recovery Key (or the stored recovery data was altered).") from None
-    except ProtocolError:
-        raise ClientError("The stored recovery data is damaged.") from None
+    secrets = _open_blob(server, rk, user)
     uik = secrets.identity()
-    if uik.public != unb64url(server["identity"]["public_key"], "identity key"):
-        raise ClientError("The Recovery Key opens keys that are not your current identity; "
-                          "your identity was reset since this Recovery Key was made.")
     published = verify_keys_json(server, [uik.public])
     puks = {p.gen: p for p in secrets.puks}
     latest = max(published.generations, default=0)
@@ -140,7 +161,7 @@ def recover(api: ApiClient, store: Store, user_id: int, recovery_key: str, label
         raise ClientError("The recovery data is older than your latest key generation; "
                           "approve this install from another device instead.")
     device = DeviceKeys.generate()
-    keys = LocalKeys(user_id, device, label, uik, puks)
+    keys = LocalKeys(user_id, device, label, uik, puks, secrets.recovery)
     store.save_keys(keys)
     _publish_device(api, uik, device, label)
     fresh = verify_keys_json(own_keys(api), [uik.public])
@@ -151,8 +172,75 @@ def recover(api: ApiClient, store: Store, user_id: int, recovery_key: str, label
     _publish_generation(api, uik, new, puks[latest], targets)
     keys.puks[new.gen] = new  # kept only once published: a local-only generation helps nobody
     store.save_keys(keys)
-    _store_recovery(api, rk, keys, own_keys(api))
+    _store_recovery(api, keys)  # format 2 from now on, even if the blob opened was format 1
     return keys
+
+
+def update_recovery(api: ApiClient, store: Store, keys: LocalKeys, recovery_key: str) -> None:
+    """An install set up before the recovery blob's format 2 lacks the recovery public key and
+    cannot re-seal the blob: the Recovery Key, entered once, must open the stored blob (so it is
+    the right one), then gives the public key, kept from now on, and the blob is re-sealed at
+    once with every generation this install holds (it is caught up: see sync)."""
+    server = own_keys(api)
+    if not server.get("identity"):
+        raise ClientError("Your account has no encryption keys yet: run cooperation-client enrol.")
+    secrets = _open_blob(server, _parse_rk(recovery_key), keys.user_bytes)
+    if secrets.identity().public != keys.uik.public:
+        raise ClientError("The Recovery Key opens keys that are not this install's identity.")
+    published = verify_keys_json(server, [keys.uik.public])
+    if max(published.generations, default=0) > max(keys.puks):
+        raise ClientError("This install does not hold your newest key generation.")
+    keys.recovery = secrets.recovery
+    store.save_keys(keys)
+    _store_recovery(api, keys, server)
+
+
+def devices(api: ApiClient, keys: LocalKeys) -> list[dict[str, Any]]:
+    """This user's devices as the server lists them, each marked certified (its certificate
+    verifies under this install's identity key) and whether it is this install."""
+    server = own_keys(api)
+    certified = verify_keys_json(server, [keys.uik.public]).devices
+    return [{"device_id": d.get("device_id"), "label": str(d.get("label", "")), "created_at": d.get("created_at"),
+             "revoked_at": d.get("revoked_at"), "this": d.get("device_id") == keys.device.device_id.hex(),
+             "certified": isinstance(d.get("device_id"), str) and _HEX32.fullmatch(d["device_id"]) is not None
+             and bytes.fromhex(d["device_id"]) in certified}
+            for d in server.get("devices", [])]
+
+
+def revoke_device(api: ApiClient, store: Store, keys: LocalKeys, device_id: str) -> bool:
+    """Revoke another device of this user (a `device-revoke` statement signed by the UIK), then
+    publish PUK g+1 linked back to g and wrapped only to the remaining certified devices, and
+    re-seal the recovery blob with it (PROTOCOL.md §12). `keys` must be caught up (sync).
+    Returns whether the recovery blob was re-sealed (False: this install lacks the recovery
+    public key, see update_recovery)."""
+    if not _HEX32.fullmatch(device_id):
+        raise ClientError("A device id is 32 lowercase hexadecimal characters.")
+    if device_id == keys.device.device_id.hex():
+        raise ClientError("That is this install: revoke it from another of your devices.")
+    server = own_keys(api)
+    row = next((d for d in server.get("devices", []) if d.get("device_id") == device_id), None)
+    if row is None or row.get("revoked_at"):
+        raise ClientError("None of your active devices has that id.")
+    published = verify_keys_json(server, [keys.uik.public])
+    if published.changed_uik is not None:
+        raise ClientError("The server shows an identity key for you that is not this install's.")
+    if keys.device.device_id not in published.active:
+        raise ClientError("The server does not list this install as one of your active devices.")
+    latest = max(published.generations, default=0)
+    if latest not in keys.puks:
+        raise ClientError("This install does not hold your newest key generation.")
+    statement = sign_statement("device-revoke", {"v": 1, "user": keys.user_bytes.hex(), "device": device_id,
+                                                 "revoked_ms": _now_ms()}, keys.uik.key)
+    api.post(f"/api/v1/keys/devices/{device_id}/revoke", {"revocation": wire(statement)})
+    fresh = verify_keys_json(own_keys(api), [keys.uik.public])
+    remaining = [fresh.devices[d] for d in sorted(fresh.active) if d.hex() != device_id]
+    if keys.device.device_id not in fresh.active:
+        raise ClientError("The server no longer lists this install as one of your active devices.")
+    new = PerUserKey.generate(keys.user_bytes, latest + 1)
+    _publish_generation(api, keys.uik, new, keys.puks[latest], remaining)
+    keys.puks[new.gen] = new
+    store.save_keys(keys)
+    return _store_recovery(api, keys)
 
 
 def sync(api: ApiClient, store: Store, keys: LocalKeys) -> dict[int, Generation]:
@@ -219,7 +307,7 @@ def approval_requests(api: ApiClient, keys: LocalKeys) -> list[dict[str, Any]]:
 def approve_device(api: ApiClient, keys: LocalKeys, request: dict[str, Any]) -> None:
     """Seal the account secrets (every generation this install holds, after sync) to the
     request's key, signed by this install's device key."""
-    secrets = recovery.AccountSecrets(keys.user_bytes, keys.uik.seed, tuple(keys.puks[g] for g in sorted(keys.puks)))
+    secrets = keys.secrets()  # with the recovery public key, so the new device can re-seal too
     sealed, signature = approval.seal_secrets(
         secrets.to_bytes(), user_id=keys.user_bytes, request_id=bytes.fromhex(request["request_id"]),
         uik_pub=keys.uik.public, dh_pub=request["dh_pub"], sig_pub=request["sig_pub"],

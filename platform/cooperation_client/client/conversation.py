@@ -3,6 +3,10 @@
 A message is shown only after its signature verified with the sender's certified device key,
 the sender was a member of the message's epoch according to the verified log, and it decrypted
 and unpadded; any failure becomes a warning item, never content.
+
+Every header names the log head its sender saw (epoch, head_hash). A head the verified log lacks
+makes `read` fetch the log again (the sender may be ahead); a head still unknown then flags the
+message (`unknown_head`, PROTOCOL.md §6): its sender saw a history this client was not given.
 """
 
 from __future__ import annotations
@@ -16,17 +20,22 @@ from typing import Any
 from cooperation_client.protocol import events, messages
 from cooperation_client.protocol import primitives as P
 from cooperation_client.protocol.encoding import hexd
-from cooperation_client.protocol.envelope import split
+from cooperation_client.protocol.envelope import parse_header, split
 from cooperation_client.protocol.errors import ProtocolError, VerificationError
 
 from .api import ApiClient, b64url, unb64url
 from .directory import KeyBook, user_int
 from .errors import ApiError, ClientError, NoEpochKey
-from .thread_log import EpochKeys, ThreadView
+from .thread_log import EpochKeys, ThreadView, refresh
 
 HANDLING = ("participants-only", "national-authorities", "no-evidential-use", "court-only")
 MAX_TEXT = 200_000
 ATTEMPTS = 4
+UNKNOWN_HEAD = ("The sender saw a history of this thread that you were not given: the server may be withholding "
+                "events, or showing participants different histories. Compare the thread safety code (members) "
+                "with the sender by phone or in person.")
+UNKNOWN_HEAD_HIDDEN = ("This message was signed by the sender after changes to the thread that you were not given, "
+                       "so it cannot be decrypted here; not shown. ")
 # C0/C1 controls but tab and newline, and the bidirectional overrides that can disguise a name.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -93,6 +102,11 @@ class MessageItem:
     reply_to: str | None = None
     attachments: list[AttachmentRef] = field(default_factory=list)
     warning: str | None = None
+    # The header names a log head (epoch, head_hash) the verified log lacks, even after fetching it
+    # again: the sender saw a history this client was not given (PROTOCOL.md §6). Set only for a
+    # message signed by a certified device of its sender. With content (ok) when it also verified
+    # and decrypted under this log; else with `warning`.
+    unknown_head: bool = False
 
     @property
     def ok(self) -> bool:
@@ -116,8 +130,44 @@ def _body(body: dict[str, Any]) -> tuple[str, str | None, str | None, list[Attac
 
 def open_envelope(view: ThreadView, keys: EpochKeys, book: KeyBook, raw: bytes,
                   row: dict[str, Any] | None = None) -> MessageItem:
-    """Verify then decrypt one stored envelope; never raises for a bad message."""
-    row = row or {}
+    """Verify then decrypt one stored envelope, and check the head its sender saw against the
+    verified log (no server call: `read` fetches the log again first); never raises."""
+    item = _open(view, keys, book, raw, row or {})
+    if _head_known(view, raw):
+        return item
+    if item.ok:
+        item.unknown_head = True  # shown: signed, a member's in this log, decrypted with its key
+    elif _signed_by_sender(book, raw):
+        item.unknown_head, item.warning = True, UNKNOWN_HEAD_HIDDEN + UNKNOWN_HEAD
+    return item
+
+
+def _head_known(view: ThreadView, raw: bytes) -> bool:
+    """Whether the header names a head of the verified log (a malformed header, or another
+    thread's, counts as known: those are refused for what they are)."""
+    try:
+        header = parse_header(raw)
+    except ProtocolError:
+        return True
+    return header.thread_id != view.tid or events.knows_head(view.state, header.head_hash, header.epoch)
+
+
+def _signed_by_sender(book: KeyBook, raw: bytes) -> bool:
+    """Signed by a certified device of the user the header names (a message this client cannot
+    open otherwise): evidence only the sender could make, never the server."""
+    try:
+        header = parse_header(raw)
+        sender = book.user(user_int(header.sender_user))
+        device = sender.devices.get(header.sender_device) if sender is not None else None
+        if device is None:
+            return False
+        messages.verify(raw, device.sig_pub)
+    except (ProtocolError, ClientError):  # a failed lookup (ApiError) included
+        return False
+    return True
+
+
+def _open(view: ThreadView, keys: EpochKeys, book: KeyBook, raw: bytes, row: dict[str, Any]) -> MessageItem:
     try:
         header = split(raw).header
     except ProtocolError as exc:
@@ -158,8 +208,10 @@ def read(api: ApiClient, view: ThreadView, keys: EpochKeys, book: KeyBook, limit
     if before is not None:
         params["before"] = before
     page = api.get(f"/api/v1/threads/{view.thread_id}/messages", params)
-    items = [open_envelope(view, keys, book, unb64url(row["envelope"], "envelope"), row)
-             for row in page.get("messages", [])]
+    rows = [(unb64url(row["envelope"], "envelope"), row) for row in page.get("messages", [])]
+    if not all(_head_known(view, raw) for raw, _ in rows):
+        refresh(api, book, view)  # the sender may be ahead: verify the newer log, then check again
+    items = [open_envelope(view, keys, book, raw, row) for raw, row in rows]
     items.reverse()
     return items, page.get("next_before")
 

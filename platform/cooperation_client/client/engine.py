@@ -138,6 +138,28 @@ class Client:
     def recover(self, recovery_key: str, label: str | None = None) -> None:
         self._keys = account.recover(self.api, self.store, self.user_id(), recovery_key, label or default_label())
 
+    def devices(self) -> list[dict[str, Any]]:
+        """This user's devices: id, label, created_at, revoked_at, this (install), certified."""
+        return account.devices(self.api, self.keys())
+
+    def revoke_device(self, device_id: str) -> bool:
+        """Revoke another device of this user; the user's keys move to a new generation that the
+        revoked device does not get, and the recovery blob is re-sealed with it. False if this
+        install could not re-seal it (set up before the blob's format 2: see update_recovery)."""
+        resealed = account.revoke_device(self.api, self.store, self.keys(), device_id)
+        self._synced = False  # a new generation: epoch keys and records are read again
+        self._book = None
+        return resealed
+
+    def can_reseal_recovery(self) -> bool:
+        """Whether this install holds the recovery public key (PROTOCOL.md §8)."""
+        return self.keys().recovery is not None
+
+    def update_recovery(self, recovery_key: str) -> None:
+        """Enter the Recovery Key once on an install that lacks the recovery public key: the
+        recovery blob is re-sealed now, and after every later change of devices from here."""
+        account.update_recovery(self.api, self.store, self.keys(), recovery_key)
+
     def keys(self) -> LocalKeys:
         """Local keys, brought up to date with generations published by other devices (once)."""
         if self._keys is None or not self._synced:

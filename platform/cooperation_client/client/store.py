@@ -23,6 +23,7 @@ from cooperation_client.protocol import primitives as P
 from cooperation_client.protocol.encoding import b64d, b64e
 from cooperation_client.protocol.errors import ProtocolError
 from cooperation_client.protocol.keys import DeviceKeys, PerUserKey, UserIdentity
+from cooperation_client.protocol.recovery import AccountSecrets, RecoveryInfo
 
 from .api import normalise_server
 from .errors import ClientError, NotEnrolled
@@ -62,19 +63,25 @@ def locate(home: str | None = None, server: str | None = None) -> Path:
 
 @dataclass
 class LocalKeys:
-    """This install's secrets: its device keys, and the user's UIK and PUK generations."""
+    """This install's secrets: its device keys, and the user's UIK and PUK generations, with the
+    recovery public key that re-seals the recovery blob (None on installs set up before the
+    recovery blob's format 2, until the Recovery Key is entered once: PROTOCOL.md §8)."""
 
     user_id: int
     device: DeviceKeys
     device_label: str
     uik: UserIdentity
     puks: dict[int, PerUserKey]
+    recovery: RecoveryInfo | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"v": 1, "user_id": self.user_id, "device_id": self.device.device_id.hex(),
-                "device_label": self.device_label, "dh_seed": b64e(P.private_bytes(self.device.dh)),
-                "sig_seed": b64e(P.private_bytes(self.device.sig)), "uik_seed": b64e(self.uik.seed),
-                "puks": {str(gen): b64e(puk.secret) for gen, puk in sorted(self.puks.items())}}
+        out = {"v": 1, "user_id": self.user_id, "device_id": self.device.device_id.hex(),
+               "device_label": self.device_label, "dh_seed": b64e(P.private_bytes(self.device.dh)),
+               "sig_seed": b64e(P.private_bytes(self.device.sig)), "uik_seed": b64e(self.uik.seed),
+               "puks": {str(gen): b64e(puk.secret) for gen, puk in sorted(self.puks.items())}}
+        if self.recovery is not None:
+            out["recovery"] = self.recovery.to_json()
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> LocalKeys:
@@ -85,7 +92,8 @@ class LocalKeys:
                                            b64d(data["sig_seed"], 32))
             puks = {int(g): PerUserKey(user, int(g), b64d(s, 32)) for g, s in data["puks"].items()}
             uik = UserIdentity.from_seed(user, b64d(data["uik_seed"], 32))
-            return cls(user_id, device, str(data["device_label"]), uik, puks)
+            info = RecoveryInfo.from_json(data["recovery"]) if data.get("recovery") is not None else None
+            return cls(user_id, device, str(data["device_label"]), uik, puks, info)
         except (KeyError, TypeError, ValueError, ProtocolError) as exc:
             raise ClientError("The local key file is damaged; restore it from a backup or run recover.") from exc
 
@@ -96,6 +104,11 @@ class LocalKeys:
     @property
     def latest_puk(self) -> PerUserKey:
         return self.puks[max(self.puks)]
+
+    def secrets(self) -> AccountSecrets:
+        """The account secrets (PROTOCOL.md §8): what the recovery blob holds and an approval hands over."""
+        return AccountSecrets(self.user_bytes, self.uik.seed, tuple(self.puks[g] for g in sorted(self.puks)),
+                              self.recovery)
 
 
 class Store:

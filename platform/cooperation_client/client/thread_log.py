@@ -101,6 +101,18 @@ def load(api: ApiClient, book: KeyBook, thread_id: str) -> ThreadView:
     return ThreadView(thread_id, state, directory, server=server)
 
 
+def refresh(api: ApiClient, book: KeyBook, view: ThreadView) -> None:
+    """Fetch and verify the log again, in place (a message named a head `view` lacks: its sender
+    may simply be ahead). Epoch keys already opened stay valid: the new log must extend the old
+    one, since the log is append-only; if it does not, the server showed this client two
+    different histories of the thread (PROTOCOL.md §6)."""
+    fresh = load(api, book, view.thread_id)
+    if not events.knows_head(fresh.state, view.state.head_hash, view.state.epoch):
+        raise ClientError("The server now shows a different history of this thread than it showed before: compare "
+                          "the thread safety code (members) with the other participants by phone or in person.")
+    view.state, view.directory, view.server = fresh.state, fresh.directory, fresh.server
+
+
 class EpochKeys:
     """Opens K_{t,e} for this user: its own wrap (PUK of that generation, older generations
     reached through signed prev links) or, with shared history, the link from epoch e+1."""

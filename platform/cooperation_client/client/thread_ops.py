@@ -155,17 +155,23 @@ def change(api: ApiClient, book: KeyBook, keys: EpochKeys, load: Callable[[str],
     for _ in range(ATTEMPTS):
         view = load(thread_id)
         try:
-            _change_once(api, book, keys, view, kind, party=party, user_id=user_id)
+            appended = _change_once(api, book, keys, view, kind, party=party, user_id=user_id)
         except ApiError as exc:
             if exc.status == 409:
                 continue  # the head moved: replay the new log and build the event again
             raise
-        return load(thread_id)
+        after = load(thread_id)
+        if not events.knows_head(after.state, appended.head_hash, appended.epoch):  # PROTOCOL.md §6
+            raise ClientError("The server accepted this change but its log of the thread does not contain it: it "
+                              "shows a different history than before. Compare the thread safety code (members) "
+                              "with the other participants by phone or in person.")
+        return after
     raise ClientError("The thread kept changing while this change was being made; try again.")
 
 
 def _change_once(api: ApiClient, book: KeyBook, keys: EpochKeys, view: ThreadView, kind: str, *,
-                 party: str | None, user_id: int | None) -> None:
+                 party: str | None, user_id: int | None) -> events.ThreadState:
+    """Build, check and append the event; returns the state after it, as this client verified it."""
     me, state = book.me, view.state
     if me.user_bytes not in state.members:
         raise ClientError("You are not a member of this thread.")
@@ -219,12 +225,13 @@ def _change_once(api: ApiClient, book: KeyBook, keys: EpochKeys, view: ThreadVie
     for user in added:
         directory.users.setdefault(user_bytes(user.user_id), events.UserInfo(user.state, user.admin))
     try:
-        events.apply(state, statement, directory)
+        appended = events.apply(state, statement, directory)
     except ProtocolError as exc:
         raise ClientError(f"Not allowed: {exc}.") from None
     _post_event(api, view.thread_id, statement, seq=state.seq + 1, prev_hash=state.head_hash, kind=kind,
                 device_id=me.device.device_id, epoch=epoch, record=record, party=api_party, users=api_users)
     view.epoch_keys[epoch] = key
+    return appended
 
 
 def stale_wraps(view: ThreadView, book: KeyBook) -> bool:

@@ -73,6 +73,9 @@ class ThreadState:
     meta_epoch: int
     wraps: Mapping[int, Mapping[bytes, tuple[int, bytes]]]   # epoch → user → (PUK gen, wrap)
     history: Mapping[int, bytes]                      # epoch → link to the previous epoch key
+    # Every head this log has had: event hash → the epoch after that event (its "epoch" field).
+    # A message names the head its sender saw (PROTOCOL.md §5); knows_head checks it against these.
+    heads: Mapping[bytes, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ def _create(event: Event, thread_id: bytes, directory: Directory) -> ThreadState
     wraps, _ = _keys(body, members, with_history=False)
     meta = b64d(body["meta"]) if isinstance(body.get("meta"), str) else None
     return ThreadState(thread_id, 0, event.hash, 1, owner, frozenset(states), members, policy, meta, 1,
-                       {1: wraps}, {})
+                       {1: wraps}, {}, {event.hash: 1})
 
 
 def _membership(state: ThreadState, event: Event, directory: Directory) -> tuple[frozenset[str], dict[bytes, str]]:
@@ -281,7 +284,8 @@ def apply(state: ThreadState, statement: Signed, directory: Directory) -> Thread
     _require(event.epoch == state.epoch + (1 if opening else 0), "wrong epoch for this event")
     if event.type == "create":
         raise VerificationError("a thread is created only once")
-    changes: dict[str, Any] = {"seq": event.seq, "head_hash": event.hash, "epoch": event.epoch}
+    changes: dict[str, Any] = {"seq": event.seq, "head_hash": event.hash, "epoch": event.epoch,
+                               "heads": {**state.heads, event.hash: event.epoch}}
     if event.type in ("add_state", "remove_state", "add_user", "remove_user"):
         states, members = _membership(state, event, directory)
         changes.update(states=states, members=members)
@@ -324,3 +328,13 @@ def members_needing_rotation(state: ThreadState, directory: Directory) -> set[by
 
 def can_send(state: ThreadState, user: bytes, directory: Directory) -> bool:
     return user in state.members and not members_needing_rotation(state, directory)
+
+
+# -- fork and withholding detection (PROTOCOL.md §6) -------------------------------------------
+
+def knows_head(state: ThreadState, head_hash: bytes, epoch: int) -> bool:
+    """Whether (epoch, head_hash) of a message header names a head of this verified log: an event
+    whose hash is head_hash and whose epoch (the epoch after it) is epoch. True when the sender's
+    view of the log is a prefix of this one; False when the sender saw events this log lacks
+    (ahead of it, or a history the server did not give this reader)."""
+    return state.heads.get(bytes(head_hash)) == epoch

@@ -47,6 +47,13 @@ def hkdf(ikm: bytes, *, salt: bytes, info: bytes, length: int = KEY_LEN) -> byte
     return HKDF(hashes.SHA256(), length, salt=salt or None, info=info).derive(ikm)
 
 
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104) with a 32-byte key."""
+    if len(key) != KEY_LEN:
+        raise ProtocolError("HMAC key must be 32 bytes")
+    return _hmac.new(key, data, hashlib.sha256).digest()
+
+
 def _check_key_nonce(key: bytes, nonce: bytes) -> None:
     if len(key) != KEY_LEN:
         raise ProtocolError("AES-256-GCM key must be 32 bytes")

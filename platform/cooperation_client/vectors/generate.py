@@ -166,15 +166,22 @@ def _attachments() -> list[dict[str, Any]]:
 
 def _recovery(ids: dict[str, bytes]) -> dict[str, Any]:
     key = seed("recovery/key")
-    secrets = recovery.AccountSecrets(ids["nl_admin"], seed("uik/nl_admin"),
-                                      (_puk(ids, "nl_admin", 1), _puk(ids, "nl_admin", 2)))
+    user, uik_seed = ids["nl_admin"], seed("uik/nl_admin")
+    info = recovery.recovery_info(key, user, P.public_bytes(P.ed25519_private(uik_seed)))
+    secrets = recovery.AccountSecrets(user, uik_seed, (_puk(ids, "nl_admin", 1), _puk(ids, "nl_admin", 2)), info)
+    blob = recovery.seal_recovery_blob(secrets, version=3, ephemeral_seed=seed("recovery/eph"))
+    if recovery.open_account_secrets(key, user, blob) != secrets:  # opens with cryptography's HPKE
+        raise SystemExit("recovery vector does not open")
+    old = recovery.AccountSecrets(user, uik_seed, secrets.puks)
     formatted = recovery.format_recovery_key(key)
     return {"key": hx(key), "formatted": formatted,
             "also_accepted": [formatted.lower(), formatted.replace(" ", "-"), formatted.replace(" ", "")],
             "rejected": [formatted[:-1], formatted[:-1] + "9", formatted[:-1] + "Z"],
-            "user_id": hx(ids["nl_admin"]), "version": 3, "nonce": hx(seed("recovery/nonce", 12)),
-            "secrets": secrets.to_bytes().decode(),
-            "blob": hx(recovery.seal_account_secrets(key, secrets, version=3, nonce=seed("recovery/nonce", 12)))}
+            "user_id": hx(user), "version": 3,
+            "kem_public": hx(info.public), "binding": hx(info.binding),
+            "secrets": secrets.to_bytes().decode(), "ephemeral_seed": hx(seed("recovery/eph")), "blob": hx(blob),
+            "v1": {"version": 3, "nonce": hx(seed("recovery/nonce", 12)), "secrets": old.to_bytes().decode(),
+                   "blob": hx(recovery.seal_account_secrets_v1(key, old, version=3, nonce=seed("recovery/nonce", 12)))}}
 
 
 def _fingerprints(ids: dict[str, bytes]) -> dict[str, Any]:

@@ -19,7 +19,8 @@
 //  * ThreadState is a frozen plain object: {threadId: Uint8Array, seq, headHash: Uint8Array,
 //    epoch, ownerState, states: Set<string>, members: Map<userHex, State>, policy:
 //    {share_history, members_add_colleagues}, meta: Uint8Array|null, metaEpoch,
-//    wraps: Map<epoch, Map<userHex, {gen, blob}>>, history: Map<epoch, Uint8Array>}.
+//    wraps: Map<epoch, Map<userHex, {gen, blob}>>, history: Map<epoch, Uint8Array>,
+//    heads: Map<hashHex, epoch>} (heads: every head the log has had, see knowsHead).
 //    apply never changes the state it is given; treat the Maps and Sets as read-only.
 //  Errors are bytes.js's ProtocolError (malformed input) and VerificationError (a signature, chain
 //  or authorisation rule failed), with the Python twin's messages. One known difference: Python's
@@ -320,7 +321,8 @@ function create(event, threadId, directory) {
   const { wraps } = epochRecord(body, members, false);
   const meta = typeof get(body, "meta") === "string" ? b64d(body.meta) : null;
   return Object.freeze({ threadId, seq: 0, headHash: event.hash, epoch: 1, ownerState: owner, states: new Set(states),
-    members, policy, meta, metaEpoch: 1, wraps: new Map([[1, wraps]]), history: new Map() });
+    members, policy, meta, metaEpoch: 1, wraps: new Map([[1, wraps]]), history: new Map(),
+    heads: new Map([[hex(event.hash), 1]]) });
 }
 
 // The States and members after a membership event, if the actor was allowed to make it.
@@ -370,7 +372,8 @@ export async function apply(state, statement, directory) {
   const opening = EPOCH_OPENING.has(event.type);
   need(event.epoch === state.epoch + (opening ? 1 : 0), "wrong epoch for this event");
   if (event.type === "create") throw new VerificationError("a thread is created only once");
-  const next = { ...state, seq: event.seq, headHash: event.hash, epoch: event.epoch };
+  const next = { ...state, seq: event.seq, headHash: event.hash, epoch: event.epoch,
+    heads: new Map(state.heads).set(hex(event.hash), event.epoch) };
   if (["add_state", "remove_state", "add_user", "remove_user"].includes(event.type)) {
     Object.assign(next, membership(state, event, directory));
   } else if (event.type === "set_policy") {
@@ -416,4 +419,15 @@ export function membersNeedingRotation(state, directory) {
 export function canSend(state, user, directory) {
   const key = user instanceof Uint8Array ? hex(user) : user;
   return state.members.has(key) && membersNeedingRotation(state, directory).size === 0;
+}
+
+// -- fork and withholding detection (PROTOCOL.md §6) -------------------------------------------
+
+// Whether (epoch, headHash) of a message header names a head of this verified log: an event whose
+// hash is headHash and whose epoch (the epoch after it) is epoch. True when the sender's view of
+// the log is a prefix of this one; false when the sender saw events this log lacks (ahead of it,
+// or a history the server did not give this reader).
+export function knowsHead(state, headHash, epoch) {
+  if (!(headHash instanceof Uint8Array) || headHash.length !== 32) return false;
+  return state.heads.get(hex(headHash)) === epoch;
 }

@@ -5,7 +5,7 @@
 //   stored = header | AES-256-GCM(k_msg, nonce, pad(JSON body), aad=header) | Ed25519 sig(64)
 import { concat, isBucket, jsonBytes, label, pad, parseJson, ProtocolError, readU32, readU64, u32, u64, unpad, VerificationError } from "./bytes.js";
 import { messageKey } from "./keys.js";
-import { aesGcmDecrypt, aesGcmEncrypt, randomBytes, sha256, sign, verify } from "./primitives.js";
+import { aesGcmDecrypt, aesGcmEncrypt, randomBytes, sha256, sign, verify as verifySignature } from "./primitives.js";
 
 export const HEADER_LEN = 126;
 export const MESSAGE_TYPES = { 1: "message", 2: "edit", 3: "redaction" };
@@ -52,6 +52,14 @@ export async function seal(body, { epochKey, device, threadId, epoch, headHash, 
   return concat(header, ct, await sign(device.sig, await signedBytes(header, ct)));
 }
 
+// Structure and signature only (messages.verify): whether a certified device signed these bytes,
+// for a reader that cannot decrypt them. Returns the split envelope.
+export async function verify(data, senderSigPub) {
+  const env = split(data);
+  await verifySignature(senderSigPub, env.signature, await signedBytes(env.headerBytes, env.ciphertext));
+  return env;
+}
+
 // senderSigPub / epochKey: raw bytes, or async functions of the parsed header (looked up only
 // after the structure checks passed). Verifies the signature before decrypting.
 // msgKey (instead of epochKey): an async function of the header giving the epoch's message key
@@ -59,7 +67,7 @@ export async function seal(body, { epochKey, device, threadId, epoch, headHash, 
 export async function open(data, { senderSigPub, epochKey, msgKey }) {
   const env = split(data);
   const pub = typeof senderSigPub === "function" ? await senderSigPub(env.header) : senderSigPub;
-  await verify(pub, env.signature, await signedBytes(env.headerBytes, env.ciphertext));
+  await verifySignature(pub, env.signature, await signedBytes(env.headerBytes, env.ciphertext));
   let key;
   if (msgKey) {
     key = await msgKey(env.header);

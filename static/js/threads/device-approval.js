@@ -6,16 +6,16 @@
 // code and that the approver is a device certified by it, then certifies itself with that
 // identity key under the request's id. The server only relays; the request is gone afterwards.
 //
-// Unlike the Recovery Key path, the approved browser publishes no new key generation: it has no
-// Recovery Key to re-seal the recovery blob with, which would then lag behind the newest
-// generation and stop restoring anything. Nothing needs a new generation here: the approved
-// browser holds every generation's secret, and the next generation (after a revocation) is
-// wrapped to it like to every certified device.
+// The account secrets carry the recovery public key (PROTOCOL.md §8): the approved browser re-seals
+// the recovery blob after a revocation like any other, without the Recovery Key. It publishes no
+// new key generation (nothing needs one: it holds every generation's secret, and the next one,
+// after a revocation, is wrapped to it like to every certified device).
 import * as A from "../e2e/approval.js";
 import * as B from "../e2e/bytes.js";
 import * as FP from "../e2e/fingerprints.js";
 import * as K from "../e2e/keys.js";
 import * as P from "../e2e/primitives.js";
+import * as R from "../e2e/recovery.js";
 import * as api from "./api.js";
 import { t, UserError } from "./dom.js";
 import { secretsBytes } from "./engine.js";
@@ -74,6 +74,9 @@ async function complete(session, pending, row) {
   try {
     const opened = B.parseJson(await A.openSecrets(pending.dh, request, sealed));
     secrets = { uikSeed: B.unb64(opened.uik_seed, 32), puks: opened.puks.map((p) => ({ gen: p.gen, secret: B.unb64(p.secret, 32) })) };
+    // The recovery public key comes only from here, the secrets the approver sealed and signed
+    // (absent if the approver was enrolled before the recovery blob's format 2).
+    if (opened.recovery !== undefined && opened.recovery !== null) secrets.recovery = R.recoveryInfoFromJson(opened.recovery);
   } catch {
     throw new UserError(t("approval-invalid"));
   }

@@ -56,16 +56,22 @@ export function safeName(name) {
   return cleaned || "attachment";
 }
 
-// The recovery blob (PROTOCOL.md §8) sealed with the blob key kept as a non-extractable
-// CryptoKey (keystore "reseal"): the same bytes recovery.js's sealAccountSecrets makes from RK.
+// The recovery blob in format 1 (PROTOCOL.md §8), sealed with the blob key HKDF(RK,
+// "TEK1/recovery") that browsers enrolled before format 2 keep as a non-extractable CryptoKey
+// (keystore "reseal"): the same bytes recovery.js's sealAccountSecrets makes from RK. Only such a
+// browser, whose account secrets lack the recovery public key, still writes format 1.
 async function sealWithKey(blobKey, userId16, secretsBytes, version) {
   const nonce = B.randomBytes(12);
   const aad = B.concat(B.label("TEK1/recovery"), userId16, B.u32(version));
-  return B.concat(Uint8Array.of(1), B.u32(version), nonce, await P.aesGcmEncrypt(blobKey, nonce, secretsBytes, aad));
+  return B.concat(Uint8Array.of(R.FORMAT_V1), B.u32(version), nonce, await P.aesGcmEncrypt(blobKey, nonce, secretsBytes, aad));
 }
-const recoveryBlobKey = (rk) => P.hkdf(rk, { salt: new Uint8Array(0), info: B.label("TEK1/recovery") });
-export const secretsBytes = (secrets) => R.secretsToBytes({ v: 1, uik_seed: B.b64(secrets.uikSeed),
-  puks: secrets.puks.map((p) => ({ gen: p.gen, secret: B.b64(p.secret) })) });
+// The account secrets {"v":1, "uik_seed", "puks", "recovery"?} (PROTOCOL.md §8), byte-identical
+// to Python's AccountSecrets.to_bytes: what the recovery blob holds and an approval hands over.
+export function secretsBytes(secrets) {
+  const obj = { v: 1, uik_seed: B.b64(secrets.uikSeed), puks: secrets.puks.map((p) => ({ gen: p.gen, secret: B.b64(p.secret) })) };
+  if (secrets.recovery) obj.recovery = R.recoveryInfoToJson(secrets.recovery);
+  return R.secretsToBytes(obj);
+}
 
 // =============================================================================================
 // The session: this user in this browser
@@ -229,12 +235,29 @@ export class Session {
     return out;
   }
 
-  async storeRecovery(blobKey, secrets) {
+  // Re-seal the recovery blob with `secrets` as its next version (PROTOCOL.md §8): format 2, to
+  // the recovery public key inside the account secrets (never one from the server); a browser
+  // enrolled before format 2 without it uses its stored format 1 key. False if this browser can
+  // do neither (then the Recovery Key, entered once, fixes it: updateRecovery).
+  async storeRecovery(secrets) {
     const current = this.own.recovery.find((r) => r.kind === "rk");
     const version = (current ? current.version : 0) + 1;
-    const blob = await sealWithKey(blobKey, this.uid, secretsBytes(secrets), version);
+    let blob;
+    if (secrets.recovery) {
+      blob = await R.sealRecoveryBlob(this.uid, secretsBytes(secrets), secrets.recovery.pub, { version });
+    } else {
+      const legacyKey = await store.loadResealKey(this.userId);
+      if (!legacyKey) return false;
+      blob = await sealWithKey(legacyKey, this.uid, secretsBytes(secrets), version);
+    }
     await api.put("/keys/recovery", { kind: "rk", blob: api.b64u(blob) });
+    return true;
   }
+
+  // This browser's account secrets lack the recovery public key: the Recovery Key should be
+  // entered here once (updateRecovery), or this browser, and those it approves, cannot re-seal
+  // the recovery blob in format 2 after a change of devices.
+  get needsRecoveryUpdate() { return this.status === "ready" && !this.secrets.recovery; }
 
   // -- enrolment, recovery, devices --------------------------------------------------------------
 
@@ -251,14 +274,11 @@ export class Session {
     this.own = await api.get("/keys");
     const latest = Math.max(0, ...this.own.generations.map((g) => g.generation));
     const puk = await this.publishGeneration(uik, latest + 1, null, [device]);
-    const secrets = { uikSeed, puks: [puk] };
     const rk = R.newRecoveryKey();
-    const blobKey = await recoveryBlobKey(rk);
-    await this.storeRecovery(blobKey, secrets);
+    const secrets = { uikSeed, puks: [puk], recovery: await R.recoveryInfo(rk, this.uid, uikPub) };
+    await this.storeRecovery(secrets);
     await store.saveDevice(this.userId, { ...device, label: labelText });
     await store.saveSecrets(this.userId, secrets);
-    await store.saveResealKey(this.userId, blobKey);
-    blobKey.fill(0);
     const shown = R.formatRecoveryKey(rk);
     rk.fill(0);
     await this.refresh();
@@ -274,8 +294,10 @@ export class Session {
     if (!entry) throw new UserError(t("rk-none"));
     let opened;
     try { opened = await R.openAccountSecrets(rk, this.uid, api.unb64u(entry.blob)); } catch { throw new UserError(t("rk-wrong")); }
+    // With the recovery public key derived from RK: a format 1 blob is re-sealed as format 2.
     const secrets = { uikSeed: B.unb64(opened.secrets.uik_seed, 32),
-      puks: opened.secrets.puks.map((p) => ({ gen: p.gen, secret: B.unb64(p.secret, 32) })) };
+      puks: opened.secrets.puks.map((p) => ({ gen: p.gen, secret: B.unb64(p.secret, 32) })), recovery: opened.recovery };
+    rk.fill(0);
     const uikPub = await P.publicFromSeed("Ed25519", secrets.uikSeed);
     if (!this.own.identity || !B.equal(uikPub, api.unb64u(this.own.identity.public_key))) {
       throw new UserError(t("rk-other-identity"));
@@ -291,13 +313,34 @@ export class Session {
     const previous = await K.perUserKey(this.uid, latest, secrets.puks.find((p) => p.gen === latest).secret);
     const devices = await this.certifiedDevices(uikPub);
     secrets.puks.push(await this.publishGeneration(uik, latest + 1, previous, devices));
-    const blobKey = await recoveryBlobKey(rk);
-    rk.fill(0);
-    await this.storeRecovery(blobKey, secrets);
+    await this.storeRecovery(secrets);
     await store.saveDevice(this.userId, { ...device, label: labelText });
     await store.saveSecrets(this.userId, secrets);
-    await store.saveResealKey(this.userId, blobKey);
-    blobKey.fill(0);
+    await this.refresh();
+  }
+
+  // A browser whose account secrets lack the recovery public key (enrolled before the recovery
+  // blob's format 2, or approved by such a browser): the Recovery Key, entered once, must open
+  // the stored blob (so it is the right one); its public key then joins this browser's account
+  // secrets, and the blob is re-sealed at once with every generation this browser holds.
+  async updateRecovery(recoveryText) {
+    this.requireReady();
+    let rk;
+    try { rk = R.parseRecoveryKey(recoveryText); } catch { throw new UserError(t("rk-invalid")); }
+    await this.refresh();
+    this.requireReady();
+    const entry = this.own.recovery.find((r) => r.kind === "rk");
+    if (!entry) throw new UserError(t("rk-none"));
+    let opened;
+    try { opened = await R.openAccountSecrets(rk, this.uid, api.unb64u(entry.blob)); } catch { throw new UserError(t("rk-wrong")); }
+    rk.fill(0);
+    if (!B.equal(await P.publicFromSeed("Ed25519", B.unb64(opened.secrets.uik_seed, 32)), this.uikPub)) {
+      throw new UserError(t("rk-other-identity"));
+    }
+    this.secrets.recovery = opened.recovery;
+    await store.saveSecrets(this.userId, this.secrets);
+    await this.storeRecovery(this.secrets);
+    await store.forgetResealKey(this.userId);  // format 2 from now on
     await this.refresh();
   }
 
@@ -307,9 +350,11 @@ export class Session {
   }
 
   // Revoke one of this user's devices (signed by the UIK), then move to a new PUK generation
-  // wrapped to the remaining devices only, so the revoked one cannot read what comes next.
+  // wrapped to the remaining devices only, so the revoked one cannot read what comes next, and
+  // re-seal the recovery blob with it. Returns false if the blob could not be re-sealed.
   async revokeDevice(deviceId) {
     this.requireReady();
+    let resealed = true;
     const uik = await this.uik();
     const revocation = await K.signStatement("device-revoke", { v: 1, user: this.hex, device: deviceId,
       revoked_ms: Date.now() }, uik);
@@ -321,12 +366,14 @@ export class Session {
       const latest = this.pukGen;
       const next = await this.publishGeneration(uik, latest + 1, await this.puk(latest), remaining);
       this.secrets.puks.push(next);
-      const blobKey = await store.loadResealKey(this.userId);
-      if (blobKey) await this.storeRecovery(blobKey, this.secrets);
       if (!thisOne) await store.saveSecrets(this.userId, this.secrets);
+      // Any device holding the account secrets re-seals (format 2): otherwise the blob would lack
+      // generation g+1, and recovery refuses a blob older than the newest generation.
+      resealed = await this.storeRecovery(this.secrets);
     }
     if (thisOne) await store.forget(this.userId, { keepPins: true });
     await this.refresh();
+    return resealed;
   }
 
   // -- the directory -----------------------------------------------------------------------------
@@ -654,7 +701,9 @@ export class ThreadView {
   // -- messages ------------------------------------------------------------------------------
 
   // The newest page of messages (older ones with `before`), oldest first, each verified then
-  // decrypted: {kind: "message" | "unverified" | "no-key", ...}.
+  // decrypted: {kind: "message" | "unverified" | "no-key" | "unknown-head", ...}. A message whose
+  // header names a log head this view lacks has `unknownHead` (PROTOCOL.md §6); the log was then
+  // fetched again first (`refreshed`: the state, members and keys may have changed).
   // Pages of 200: a 1,000-message thread is on screen in five round trips (the target is under
   // 1 s, deploy/bench/bench_browser_render.py); verifying and decrypting 200 takes ~25 ms.
   // The verified messages fetched since the newest page was last fetched (the ones a page shows)
@@ -662,13 +711,52 @@ export class ThreadView {
   async messages(before = null) {
     const query = before ? `&before=${before}` : "";
     const page = await api.get(`/threads/${this.id}/messages?limit=${MESSAGE_PAGE}${query}`);
+    const refreshed = await this.catchUp(page.messages);
     const items = await this.openMessages(page.messages);
     items.reverse();
     if (!before || !this.verified) this.verified = new Map();
     for (const item of items) {
       if (item.kind === "message" && !this.verified.has(item.msgId)) this.verified.set(item.msgId, item);
     }
-    return { items, nextBefore: page.next_before };
+    return { items, nextBefore: page.next_before, refreshed };
+  }
+
+  // Fork and withholding detection (PROTOCOL.md §6): a message's header names the log head its
+  // sender saw (epoch, head_hash). If one names a head this view's log lacks, the sender may simply
+  // have seen newer events: the log is fetched again, once, before the messages are opened; what
+  // is still unknown then is flagged (openMessage). The new log must extend the one it replaces
+  // (the log is append-only); if not, the server showed this browser two different histories.
+  // Only the 126-byte header is decoded here (168 base64url characters). True if fetched again.
+  async catchUp(list) {
+    const unknown = list.some((m) => {
+      try {
+        const h = T.parseHeader(api.unb64u(String(m.envelope).slice(0, 168)));
+        return B.equal(h.threadId, this.tid) && !E.knowsHead(this.state, h.headHash, h.epoch);
+      } catch { return false; }  // malformed: openMessage refuses it
+    });
+    if (!unknown) return false;
+    const before = this.state;
+    await this.load();
+    if (!E.knowsHead(this.state, before.headHash, before.epoch)) throw new UserError(t("log-rewritten"));
+    return true;
+  }
+
+  // A message this view cannot open whose header names a head its log lacks, yet signed by a
+  // certified device of its sender: evidence that the sender saw a history this browser was not
+  // given (the server cannot sign; an unsigned one stays "unverified"). The sender entry, or null.
+  async signedAtUnknownHead(m, data) {
+    try {
+      const h = T.parseHeader(data);
+      if (!B.equal(h.threadId, this.tid) || !B.equal(h.senderUser, userBytes(m.sender_id))) return null;
+      if (E.knowsHead(this.state, h.headHash, h.epoch)) return null;
+      const sender = this.people.get(B.hex(h.senderUser)) || await this.session.entry(m.sender_id);
+      const device = sender?.devices.get(B.hex(h.senderDevice));
+      if (!device) return null;
+      await T.verify(data, device.sigPub);
+      return sender;
+    } catch {
+      return null;
+    }
   }
 
   // The message `item` replies to, or null when its reply_to names nothing the reader can trust
@@ -699,9 +787,10 @@ export class ThreadView {
 
   async openMessage(m) {
     const base = { id: m.id, serverTime: Date.parse(m.created_at) };
-    let sender = null, device = null;
+    let sender = null, device = null, data = null;
     try {
-      const { header, body } = await T.open(api.unb64u(m.envelope), {
+      data = api.unb64u(m.envelope);
+      const { header, body } = await T.open(data, {
         senderSigPub: async (h) => {
           if (!B.equal(h.threadId, this.tid)) throw new B.VerificationError("message of another thread");
           if (!B.equal(h.senderUser, userBytes(m.sender_id))) throw new B.VerificationError("sender mismatch");
@@ -730,8 +819,12 @@ export class ThreadView {
       }
       return { ...base, kind: "message", msgId: B.hex(header.msgId), sender, revokedDevice: device.revoked,
         time: header.clientTsMs, epoch: header.epoch, text: body.text, replyTo,
-        handling: HANDLING.includes(body.handling) ? body.handling : null, attachments };
+        handling: HANDLING.includes(body.handling) ? body.handling : null, attachments,
+        // Shown, with a warning: signed, a member's in this log, decrypted with this log's key.
+        unknownHead: !E.knowsHead(this.state, header.headHash, header.epoch) };
     } catch (error) {
+      const signer = data && await this.signedAtUnknownHead(m, data);
+      if (signer) return { ...base, kind: "unknown-head", sender: signer, unknownHead: true };
       if (error instanceof NoKey) return { ...base, kind: "no-key", sender };
       return { ...base, kind: "unverified" };
     }
@@ -899,6 +992,7 @@ export class ThreadView {
   // removed one), checked locally with the same rules before it is sent. 409: reload and redo.
   async change(type, { party = null, userId = null } = {}) {
     this.session.requireReady();
+    let appended = null;  // the state after this event, as this browser verified it
     for (let attempt = 0; ; attempt++) {
       const newcomers = new Map();
       let apiExtra = {};
@@ -954,7 +1048,7 @@ export class ThreadView {
       const statement = await E.nextEvent(this.state, type, body, { actor: this.session.uid, deviceId: this.session.device.deviceId,
         deviceKey: this.session.device.sig, tsMs: Date.now() });
       for (const entry of newcomers.values()) this.directory.addUser(entry.hex, entry.party, entry.admin);
-      await E.apply(this.state, statement, this.directory);  // the same rules every reader applies
+      appended = await E.apply(this.state, statement, this.directory);  // the same rules every reader applies
       try {
         await api.post(`/threads/${this.id}/events`, { seq: this.state.seq + 1, prev_hash: api.b64u(this.state.headHash), type,
           device_id: this.session.deviceHex, event: api.b64u(statement.payload), signature: api.b64u(statement.signature),
@@ -965,7 +1059,10 @@ export class ThreadView {
         await this.load();
       }
     }
-    if (!(type === "remove_user" && Number(userId) === this.session.userId)) await this.load();
+    if (type === "remove_user" && Number(userId) === this.session.userId) return;
+    await this.load();
+    // The server accepted the event: a log without it is a history rewritten (PROTOCOL.md §6).
+    if (!E.knowsHead(this.state, appended.headHash, appended.epoch)) throw new UserError(t("log-rewritten"));
   }
 
   // Lazy rotation (PROTOCOL.md §6): if a member moved to a newer PUK generation (a device was

@@ -2,11 +2,12 @@
 //  * device:<uid>   the device's X25519 and Ed25519 private keys as NON-EXTRACTABLE CryptoKeys
 //                   (structured clone keeps them non-extractable), with the public halves and id;
 //  * vault:<uid>    a non-extractable AES-256-GCM CryptoKey generated in this browser;
-//  * secrets:<uid>  the account secrets (UIK seed, PUK secrets) encrypted under the vault key,
-//                   never stored in the clear;
-//  * reseal:<uid>   the Recovery Key's blob key HKDF(RK, "TEK1/recovery") as a non-extractable
-//                   AES-GCM CryptoKey, so a new PUK generation can be added to the recovery blob
-//                   without asking for the Recovery Key (the key itself is never stored);
+//  * secrets:<uid>  the account secrets (UIK seed, PUK secrets, and the recovery public key with
+//                   its binding, which re-seal the recovery blob without the Recovery Key)
+//                   encrypted under the vault key, never stored in the clear;
+//  * reseal:<uid>   only in browsers enrolled before the recovery blob's format 2: the format 1
+//                   blob key HKDF(RK, "TEK1/recovery") as a non-extractable AES-GCM CryptoKey,
+//                   used until the Recovery Key is entered once (nothing writes it any more);
 //  * pins:<uid>     identity keys of other users seen on first use (TOFU), with the device keys
 //                   verified under them, and whether the person compared safety numbers;
 //  * pending:<uid>  a browser waiting for approval by another of the user's devices: the device
@@ -62,9 +63,11 @@ async function vault(uid) {
 }
 const secretsAad = (uid) => concat(label("cooperation/threads/secrets"), label(String(uid)));
 
-// secrets: {uikSeed: Uint8Array(32), puks: [{gen, secret: Uint8Array(32)}]}
+// secrets: {uikSeed: Uint8Array(32), puks: [{gen, secret: Uint8Array(32)}], recovery: {pub, bind} | undefined}
 export async function saveSecrets(uid, secrets) {
-  const plain = jsonBytes({ uik_seed: b64(secrets.uikSeed), puks: secrets.puks.map((p) => ({ gen: p.gen, secret: b64(p.secret) })) });
+  const obj = { uik_seed: b64(secrets.uikSeed), puks: secrets.puks.map((p) => ({ gen: p.gen, secret: b64(p.secret) })) };
+  if (secrets.recovery) obj.recovery = { pub: b64(secrets.recovery.pub), bind: b64(secrets.recovery.bind) };
+  const plain = jsonBytes(obj);
   const nonce = randomBytes(12);
   const ciphertext = await aesGcmEncrypt(await vault(uid), nonce, plain, secretsAad(uid));
   plain.fill(0);
@@ -77,15 +80,14 @@ export async function loadSecrets(uid) {
   const plain = await aesGcmDecrypt(await vault(uid), stored.nonce, stored.ciphertext, secretsAad(uid));
   const obj = parseJson(plain);
   plain.fill(0);
-  return { uikSeed: unb64(obj.uik_seed, 32), puks: obj.puks.map((p) => ({ gen: p.gen, secret: unb64(p.secret, 32) })) };
+  const secrets = { uikSeed: unb64(obj.uik_seed, 32), puks: obj.puks.map((p) => ({ gen: p.gen, secret: unb64(p.secret, 32) })) };
+  if (obj.recovery) secrets.recovery = { pub: unb64(obj.recovery.pub, 32), bind: unb64(obj.recovery.bind, 32) };
+  return secrets;
 }
 
-// -- the recovery blob's sealing key ---------------------------------------------------------
-export async function saveResealKey(uid, rawKey) {
-  const key = await crypto.subtle.importKey("raw", rawKey, "AES-GCM", false, ["encrypt"]);
-  await write(`reseal:${uid}`, key);
-}
+// -- the format 1 recovery blob key of browsers enrolled before format 2 (read, then forgotten) --
 export const loadResealKey = (uid) => read(`reseal:${uid}`);
+export const forgetResealKey = (uid) => remove(`reseal:${uid}`);
 
 // -- a request for approval by another device (PROTOCOL.md §8a) ---------------------------------
 export const loadPending = (uid) => read(`pending:${uid}`);

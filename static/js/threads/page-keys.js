@@ -1,6 +1,7 @@
 // Keys and devices: enrol this browser (the Recovery Key is shown once), set up a new browser by
 // approval from another one (device-approval.js) or with the Recovery Key, approve or refuse
-// browsers waiting for approval, list and revoke devices, the mail notification choice.
+// browsers waiting for approval, list and revoke devices, bring the Recovery Key backup of an
+// older enrolment up to date, the mail notification choice.
 import * as api from "./api.js";
 import { context } from "./common.js";
 import * as DA from "./device-approval.js";
@@ -9,7 +10,7 @@ import { Session } from "./engine.js";
 
 const $ = (id) => document.getElementById(id);
 const enrolForm = $("enrol-form"), recoverForm = $("recover-form"), rkBox = $("recovery-key-box");
-const storedForm = $("stored-form"), storedCheck = $("stored-check");
+const storedForm = $("stored-form"), storedCheck = $("stored-check"), backupForm = $("backup-form");
 const approvalForm = $("approval-form"), waitingBox = $("approval-waiting"), progressText = $("approval-progress");
 const POLL_MS = 3000;   // the new browser looks for the approval
 const LIST_MS = 5000;   // a browser with the keys looks for new requests
@@ -29,6 +30,7 @@ function render() {
   $("approval-choice").hidden = !needsKeys || pending !== null;
   waitingBox.hidden = !needsKeys || pending === null;
   if (pending) $("approval-code").textContent = pending.code;
+  $("backup-update").hidden = !session.needsRecoveryUpdate;
   $("approvals-section").hidden = status !== "ready";
   if (status === "ready") startApprovalList();
   else stopApprovalList();
@@ -48,8 +50,8 @@ function render() {
           return;
         }
         guarded(button, async () => {
-          await session.revokeDevice(device.id);
-          announce(t("revoked"));
+          const resealed = await session.revokeDevice(device.id);
+          announce(resealed ? t("revoked") : t("revoked-backup-outdated"));
           render();
         });
       });
@@ -109,6 +111,22 @@ recoverForm.addEventListener("submit", (event) => {
     announce(t("recovered"));
     render();
     clearError();
+  });
+});
+
+// The Recovery Key entered once on a browser whose keys lack the recovery public key (PROTOCOL.md §8).
+backupForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = backupForm.elements.recovery_key.value;
+  if (!key.trim()) { showError(t("rk-invalid")); backupForm.elements.recovery_key.focus(); return; }
+  guarded(backupForm.querySelector("button"), async () => {
+    announce(t("working"));
+    await session.updateRecovery(key);
+    backupForm.elements.recovery_key.value = "";
+    render();
+    announce(t("backup-updated"));
+    $("key-status").tabIndex = -1;
+    $("key-status").focus();
   });
 });
 

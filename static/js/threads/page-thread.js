@@ -113,7 +113,18 @@ function resolveReplies() {
   });
 }
 
+// PROTOCOL.md §6: the sender saw a history of this thread that this browser was not given, even
+// after fetching the log again. The page-level alert (#history-warning) says what to do.
+function unknownHeadNote(item) {
+  $("history-warning").hidden = false;
+  return el("p", { class: "history-note" }, el("strong", { text: t("unknown-head") }),
+    item.kind === "unknown-head" ? ` ${t("unknown-head-hidden", { name: item.sender.name })}` : null);
+}
+
 function messageNode(item) {
+  if (item.kind === "unknown-head") {
+    return el("li", { class: "message unknown-head", dataset: { messageId: item.id } }, unknownHeadNote(item));
+  }
   if (item.kind === "unverified") {
     return el("li", { class: "message unverified", dataset: { messageId: item.id } },
       el("p", {}, el("strong", { text: t("unverified") })));
@@ -144,8 +155,9 @@ function messageNode(item) {
   // A stable anchor per message (its signed msg_id), the target of "In reply to" links.
   const id = anchors.has(anchorId(item)) ? null : anchorId(item);
   if (id) anchors.add(id);
-  return el("li", { class: "message", id, tabindex: "-1", dataset: { messageId: item.id } },
-    el("article", {}, header, reply, handling, text, files, actions));
+  const warning = item.unknownHead ? unknownHeadNote(item) : null;
+  return el("li", { class: item.unknownHead ? "message unknown-head" : "message", id, tabindex: "-1", dataset: { messageId: item.id } },
+    el("article", {}, warning, header, reply, handling, text, files, actions));
 }
 
 async function renderMessages() {
@@ -154,11 +166,13 @@ async function renderMessages() {
   nextBefore = page.nextBefore;
   unresolved = [];
   anchors.clear();
+  $("history-warning").hidden = true;
   list.replaceChildren(...(page.items.length ? page.items.map(messageNode) : [el("li", { class: "placeholder", text: t("no-messages") })]));
   list.setAttribute("aria-busy", "false");
   $("load-older").hidden = !nextBefore;
   const newest = page.items.length ? Math.max(...page.items.map((i) => i.id)) : 0;
   if (newest) await view.markRead(newest).catch(() => {});
+  if (page.refreshed) await renderAfterRefresh();
 }
 
 $("load-older").addEventListener("click", (event) => guarded(event.currentTarget, async () => {
@@ -167,6 +181,7 @@ $("load-older").addEventListener("click", (event) => guarded(event.currentTarget
   list.prepend(...page.items.map(messageNode));
   resolveReplies();
   $("load-older").hidden = !nextBefore;
+  if (page.refreshed) await renderAfterRefresh();
 }));
 
 // -- header, key warnings, composer -------------------------------------------------------------
@@ -356,6 +371,12 @@ $("refresh").addEventListener("click", (event) => guarded(event.currentTarget, a
   await renderAll();
   announce(t("refreshed"));
 }));
+
+// The log was fetched again while messages were opened (a sender had seen newer events).
+async function renderAfterRefresh() {
+  await renderHeader();
+  await renderAfterChange();
+}
 
 async function renderAfterChange() {
   await renderParticipants();

@@ -1,0 +1,67 @@
+"""Lookups before the request's own transaction, on one read-only connection per request.
+
+Every request looks up its session row and its user, and some views check the caller's rights
+before they write. Each lookup runs in a short transaction of its own, apart from the request's
+main one: on SQLite a writing request takes the single write lock at its first statement
+(cooperation.db._sqlite_begin), and a lookup must not be that statement, or the lock would be
+held through the CSRF check, the parsing and the validation of the whole request.
+
+The lookups of a request share one pooled connection: each checkout costs a round trip on
+PostgreSQL (pool_pre_ping), and there the lookups run in autocommit, which saves the BEGIN and
+ROLLBACK round trips. Two reads of one lookup may then see two snapshots; the writes that
+follow re-check in the same statement whatever they rely on (see threads.services.store_post).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from flask import g
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from cooperation.db import read_only
+from cooperation.extensions import db
+
+T = TypeVar("T")
+_KEY = "_lookup_connection"
+
+
+def _connection() -> Connection:
+    conn = g.get(_KEY)
+    if conn is None:
+        conn = db.engine.connect()
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        setattr(g, _KEY, conn)
+    return conn  # type: ignore[no-any-return]
+
+
+@contextmanager
+def lookup() -> Iterator[Connection]:
+    """The request's lookup connection, in a read-only transaction ended on the way out."""
+    conn = _connection()
+    with read_only():
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+
+
+def look_up_apart(find: Callable[[Session], T]) -> T:
+    """Run `find` with an ORM session on the lookup connection; the objects it returns are
+    detached, their loaded attributes kept (expire_on_commit off, nothing expired)."""
+    with lookup() as conn, Session(bind=conn, expire_on_commit=False) as apart:
+        found = find(apart)
+        apart.expunge_all()
+    return found
+
+
+def release(_: BaseException | None = None) -> None:
+    """teardown_request: give the connection back to the pool."""
+    conn = g.pop(_KEY, None)
+    if conn is not None:
+        conn.close()
