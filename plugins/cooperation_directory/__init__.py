@@ -1,17 +1,19 @@
 """Directory of national contact points (plugin).
 
 Per State Party, the focal points the Court can reach for asset tracing and freezing, arrest
-and surrender, and general cooperation, including an urgent (after-hours) channel. Every member
-reads it; a State's focal point keeps its own State's entries current; the Secretariat may edit
-any State's entries.
+and surrender, and general cooperation, including an urgent (after-hours) channel; and the
+Court's own (Registry, Office of the Prosecutor), which States reach the same way. Every member
+reads it; a State's focal point keeps its own State's entries current, the Registry editor the
+Registry's; the Secretariat may edit any State's and the Court's entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from flask import Blueprint
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
 
 from cooperation.permissions import Permission, Role
 from cooperation.plugins import NavItem, Plugin
@@ -44,6 +46,11 @@ class DirectoryPlugin(Plugin):
         from cooperation_directory.permissions import GRANTS
 
         return GRANTS
+
+    def seed_demo(self, session: Session, echo: Callable[[str], None]) -> None:
+        from cooperation_directory.seed import seed_demo
+
+        seed_demo(session, echo)
 
 
 plugin = DirectoryPlugin()

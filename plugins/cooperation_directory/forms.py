@@ -28,6 +28,10 @@ REGIONAL_GROUP_LABELS = {
     RegionalGroup.WEOG: _l("Western European and other States"),
 }
 
+# The Court's organs have no regional group; this value of the group filter selects them.
+COURT_GROUP = "court"
+COURT_LABEL = _l("The Court")
+
 NOT_A_CHOICE = _l("Not a valid choice: pick one from the list.")
 BAD_EMAIL = _l("Enter a valid e-mail address, e.g. name@ministry.example.")
 
@@ -90,10 +94,12 @@ class FilterForm(FlaskForm):
     q = _text(_l("Authority or person"), 100)
     group = SelectField(_l("Regional group"), validators=[Optional()],
                         invalid_choice_message=NOT_A_CHOICE,
-                        choices=_choices(REGIONAL_GROUP_LABELS, _l("All groups")))
-    # The States are filled in by the view (they live in the database).
-    state = SelectField(_l("State"), validators=[Optional()], invalid_choice_message=NOT_A_CHOICE,
-                        choices=[SelectChoice("", _l("All States"))])
+                        choices=[*_choices(REGIONAL_GROUP_LABELS, _l("All groups")),
+                                 SelectChoice(COURT_GROUP, COURT_LABEL)])
+    # The States and the Court's organs are filled in by the view (they live in the database).
+    state = SelectField(_l("State or organ of the Court"), validators=[Optional()],
+                        invalid_choice_message=NOT_A_CHOICE,
+                        choices=[SelectChoice("", _l("All States and the Court"))])
     topic = SelectField(_l("Topic"), validators=[Optional()], invalid_choice_message=NOT_A_CHOICE,
                         choices=_choices(TOPIC_LABELS, _l("All topics")))
     to_confirm = BooleanField(_l("Only entries to be confirmed"))

@@ -1,8 +1,18 @@
-"""Directory logic: who may manage which State's entries, search, and audited changes.
+"""Directory logic: whose entries it holds, who may manage which, search, and audited changes.
 
-Every member reads every State's entries (the directory exists so that States and the Court can
-reach one another). Changes are scoped: a State's focal point manages only its own State, the
-Secretariat any State; anything else looks like a missing page (the views return 404).
+The directory holds the entries of the States and of the Court's organs that receive and send
+cooperation requests: the Registry and the Office of the Prosecutor (e.g. their joint address
+for information on the travel of persons subject to an arrest warrant, Report of the Court on
+cooperation 2016, para. 59). Not the Secretariat of the Assembly: it neither sends nor executes
+cooperation requests, and an urgent arrest-and-surrender channel listed under it would send
+States to the wrong door (it sees no travel report either).
+
+Every member reads every entry (the directory exists so that States and the Court can reach one
+another). Changes are scoped: a State's focal point manages only its own State's entries, the
+Registry editor only the Registry's (the role that administers the Registry elsewhere too), the
+Secretariat any State's and the Court's (the Office of the Prosecutor has no administering role:
+its entries are kept by the Secretariat, which administers its accounts as well). Court members
+manage nothing, as State members. Anything else looks like a missing page (the views return 404).
 Services never commit; audit details carry ids and field names, never contact data.
 """
 
@@ -11,23 +21,27 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from cooperation.accounts.models import User
 from cooperation.audit.service import Actor, record
 from cooperation.db import utcnow
-from cooperation.membership.models import Party, PartyKind, RegionalGroup
+from cooperation.membership.models import OrganisationType, Party, PartyKind, RegionalGroup
 from cooperation.permissions import Role
 from cooperation_directory.models import CONFIRMATION_VALID_FOR, ContactPoint, Topic
 
 
+# The Court's organs with entries in the directory (see the module's docstring).
+COURT_ORGANS = (OrganisationType.REGISTRY, OrganisationType.PROSECUTOR)
+
+
 class NothingToConfirm(ValueError):
-    """The State has no entries, so there is nothing to confirm."""
+    """The State (or organ) has no entries, so there is nothing to confirm."""
 
 
 class NotAllowed(LookupError):
-    """The user may not manage this State's entries; shown as 404 (no existence oracle)."""
+    """The user may not manage this party's entries; shown as 404 (no existence oracle)."""
 
 
 @dataclass(frozen=True)
@@ -61,25 +75,44 @@ class ContactData:
 class Filters:
     text: str = ""
     regional_group: RegionalGroup | None = None
-    state_code: str = ""
+    court_only: bool = False  # the "The Court" group: the Court's organs (no regional group)
+    state_code: str = ""  # a State's or a Court organ's code
     topic: Topic | None = None
     to_confirm_only: bool = False
 
     def audit_summary(self) -> dict[str, object]:
         """What was filtered on, without the free text (it may be a person's name)."""
-        return {"regional_group": self.regional_group.value if self.regional_group else "",
+        group = self.regional_group.value if self.regional_group else ""
+        return {"regional_group": "court" if self.court_only else group,
                 "state": self.state_code, "topic": self.topic.value if self.topic else "",
                 "text_search": bool(self.text), "to_confirm_only": self.to_confirm_only}
 
 
 # -- scoping ---------------------------------------------------------------------------------------
 
+def is_court_organ(party: Party) -> bool:
+    return party.kind == PartyKind.ORGANISATION and party.organisation_type in COURT_ORGANS
+
+
+def in_directory(party: Party) -> bool:
+    return party.is_state or is_court_organ(party)
+
+
+def _court_clause():  # type: ignore[no-untyped-def]
+    return and_(Party.kind == PartyKind.ORGANISATION, Party.organisation_type.in_(COURT_ORGANS))
+
+
 def can_manage(user: User, party: Party) -> bool:
-    if not party.is_state:
+    if not in_directory(party):
         return False
     if user.role == Role.SECRETARIAT_ADMIN:
         return True
-    return user.role == Role.STATE_FOCAL_POINT and user.party_id == party.id
+    if user.party_id != party.id:
+        return False
+    if party.is_state:
+        return user.role == Role.STATE_FOCAL_POINT
+    return (user.role == Role.REGISTRY_EDITOR
+            and party.organisation_type == OrganisationType.REGISTRY)
 
 
 def states(session: Session) -> list[Party]:
@@ -87,13 +120,18 @@ def states(session: Session) -> list[Party]:
                                 .order_by(Party.name_en)))
 
 
-def state_by_code(session: Session, code: str) -> Party | None:
-    return session.scalar(select(Party).where(Party.kind == PartyKind.STATE,
+def court_organs(session: Session) -> list[Party]:
+    return list(session.scalars(select(Party).where(_court_clause()).order_by(Party.name_en)))
+
+
+def party_by_code(session: Session, code: str) -> Party | None:
+    """A State or a Court organ with entries in the directory; None for anything else."""
+    return session.scalar(select(Party).where(or_(Party.kind == PartyKind.STATE, _court_clause()),
                                               Party.code == code.upper()))
 
 
-def manageable_state(session: Session, user: User, code: str) -> Party:
-    party = state_by_code(session, code)
+def manageable_party(session: Session, user: User, code: str) -> Party:
+    party = party_by_code(session, code)
     if party is None or not can_manage(user, party):
         raise NotAllowed(code)
     return party
@@ -117,6 +155,8 @@ def search_statement(filters: Filters, now: datetime | None = None) -> Select[tu
     stmt = select(ContactPoint).join(ContactPoint.party)
     if filters.regional_group:
         stmt = stmt.where(Party.regional_group == filters.regional_group)
+    if filters.court_only:
+        stmt = stmt.where(_court_clause())
     if filters.state_code:
         stmt = stmt.where(Party.code == filters.state_code.upper())
     if filters.topic:
@@ -128,7 +168,10 @@ def search_statement(filters: Filters, now: datetime | None = None) -> Select[tu
                               func.lower(ContactPoint.person_name).contains(text, autoescape=True)))
     if filters.to_confirm_only:
         stmt = stmt.where(_stale_clause(now or utcnow()))
-    return stmt.order_by(Party.name_en, ContactPoint.topic, ContactPoint.authority, ContactPoint.id)
+    # The States in alphabetical order, then the Court's organs.
+    after_states = case((Party.kind == PartyKind.STATE, 0), else_=1)
+    return stmt.order_by(after_states, Party.name_en, ContactPoint.topic, ContactPoint.authority,
+                         ContactPoint.id)
 
 
 def search(session: Session, filters: Filters, *, limit: int | None = None, offset: int = 0
@@ -198,7 +241,7 @@ def delete(session: Session, user: User, contact: ContactPoint, actor: Actor) ->
 
 
 def confirm_current(session: Session, user: User, party: Party, actor: Actor) -> int:
-    """The focal point confirms that all of the State's entries are current."""
+    """A manager confirms that all of the party's (State's or Court organ's) entries are current."""
     if not can_manage(user, party):
         raise NotAllowed(party.code)
     contacts = contacts_of(session, party)

@@ -1,5 +1,7 @@
 """Directory pages: search and export for every member; editing for the State's focal point
-(own State) and the Secretariat (any State). Another State's entry is a 404 for editing."""
+(own State), the Registry editor (the Registry) and the Secretariat (any State, the Court).
+Another party's entry is a 404 for editing. A Court organ's page is at the same address as a
+State's (/directory/states/ICC-REG): one page, one set of rules."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from cooperation.extensions import db
 from cooperation.membership.models import Party, RegionalGroup
 from cooperation_directory import export, services
 from cooperation_directory.forms import (
+    COURT_GROUP,
+    COURT_LABEL,
     REGIONAL_GROUP_LABELS,
     TOPIC_LABELS,
     ConfirmForm,
@@ -45,7 +49,8 @@ PAGE_SIZE = 100
 
 @bp.context_processor
 def _labels() -> dict[str, object]:
-    return {"topic_labels": TOPIC_LABELS, "group_labels": REGIONAL_GROUP_LABELS, "Topic": Topic}
+    return {"topic_labels": TOPIC_LABELS, "group_labels": REGIONAL_GROUP_LABELS, "Topic": Topic,
+            "court_label": COURT_LABEL}
 
 
 def _user() -> User:
@@ -58,13 +63,19 @@ def _locale() -> str:
 
 def _filter_form() -> tuple[FilterForm, services.Filters | None]:
     form = FilterForm(request.args)
-    states = [SelectChoice(s.code, s.name(_locale())) for s in services.states(db.session)]
-    form.state.choices = [SelectChoice("", _("All States")), *states]
+    locale = _locale()
+    groups = ((_("States"), services.states(db.session)),
+              (_("The Court"), services.court_organs(db.session)))
+    form.state.choices = [SelectChoice("", _("All States and the Court")),
+                          *(SelectChoice(party.code, party.name(locale), optgroup=label)
+                            for label, parties in groups for party in parties)]
     if not form.validate():
         return form, None
+    group = form.group.data or ""
     return form, services.Filters(
         text=form.q.data or "",
-        regional_group=RegionalGroup(form.group.data) if form.group.data else None,
+        regional_group=RegionalGroup(group) if group and group != COURT_GROUP else None,
+        court_only=group == COURT_GROUP,
         state_code=form.state.data or "",
         topic=Topic(form.topic.data) if form.topic.data else None,
         to_confirm_only=bool(form.to_confirm.data),
@@ -84,10 +95,10 @@ def index():  # type: ignore[no-untyped-def]
         contacts, total = services.search(db.session, filters, limit=PAGE_SIZE,
                                           offset=(page - 1) * PAGE_SIZE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    # Links to a State's own page, which is also where its first entry is added.
-    chosen = services.state_by_code(db.session, filters.state_code) if filters and filters.state_code \
-        else None
-    own = _user().party if _user().party.is_state else None
+    # Links to a State's (or Court organ's) page, which is also where its first entry is added.
+    chosen = services.party_by_code(db.session, filters.state_code) \
+        if filters and filters.state_code else None
+    own = _user().party if services.in_directory(_user().party) else None
     return render_template("directory/index.html", form=form, contacts=contacts, total=total,
                            page=page, page_args=args, has_next=page * PAGE_SIZE < total,
                            chosen_state=chosen, own_state=own), \
@@ -117,7 +128,7 @@ def export_csv():  # type: ignore[no-untyped-def]
 @bp.get("/states/<code>")
 @p.require(CONTACTS_READ)
 def state(code: str):  # type: ignore[no-untyped-def]
-    party = services.state_by_code(db.session, code)
+    party = services.party_by_code(db.session, code)
     if party is None:
         abort(404)
     return _render_state(party, ConfirmForm())
@@ -149,7 +160,7 @@ def _data(form: ContactForm) -> services.ContactData:
 @p.require(CONTACTS_MANAGE)
 def create(code: str):  # type: ignore[no-untyped-def]
     try:
-        party = services.manageable_state(db.session, _user(), code)
+        party = services.manageable_party(db.session, _user(), code)
     except services.NotAllowed:
         abort(404)
     form = ContactForm()
@@ -217,7 +228,7 @@ def delete(contact_id: int):  # type: ignore[no-untyped-def]
 @p.require(CONTACTS_MANAGE)
 def confirm(code: str):  # type: ignore[no-untyped-def]
     try:
-        party = services.manageable_state(db.session, _user(), code)
+        party = services.manageable_party(db.session, _user(), code)
     except services.NotAllowed:
         abort(404)
     form = ConfirmForm()

@@ -33,6 +33,8 @@ from tests.factories import make_user, party
 from tests.functional.test_threads_api_kit import envelope, seed_keys
 
 SYSTEM = Actor.system("test")
+# The Court's urgent address for travel information (fictitious), kept in the directory.
+COURT_DUTY = "travel-duty@icc-cpi.example.org"
 
 
 # -- seeding ---------------------------------------------------------------------------------------
@@ -78,14 +80,18 @@ def designate(user: User, group: RegionalGroup = RegionalGroup.AFRICAN) -> None:
     db.session.flush()
 
 
-def contact(code: str, urgent_email: str, topic: str = "arrest_surrender") -> int:
-    from cooperation_directory.models import ContactPoint, Topic
+def contact(by: User, code: str, urgent_email: str, topic: str = "arrest_surrender") -> int:
+    """A directory entry with an urgent address, entered by `by` through the directory's service
+    (what its form calls: scoped to the parties `by` manages, audited): a State's focal point for
+    its State, the Registry editor for the Court. Not committed."""
+    from cooperation_directory import services as directory
+    from cooperation_directory.models import Topic
 
-    row = ContactPoint(party_id=party(code).id, topic=Topic(topic), authority=f"Duty office {code}",
-                       email=f"office@{code.lower()}.example.org", urgent_email=urgent_email, urgent_hours="24/7")
-    db.session.add(row)
-    db.session.flush()
-    return row.id
+    data = directory.ContactData(topic=Topic(topic), authority=f"Duty office {code}",
+                                 email=f"office@{code.lower()}.example.org", urgent_email=urgent_email,
+                                 urgent_hours="24/7")
+    actor = Actor(by.id, by.email, by.party.code, "127.0.0.1")
+    return directory.create(db.session, by, party(code), data, actor).id
 
 
 def csrf(client) -> str:  # type: ignore[no-untyped-def]
@@ -127,10 +133,10 @@ def world(users):  # type: ignore[no-untyped-def]
     """The `users` plus: Senegal's focal point designated as Bureau focal point for the African
     States, and directory entries with urgent channels."""
     designate(users["focal_sn"])
-    contact("NLD", "duty@nl.example.org")
-    contact("ICC-OTP", "duty@otp.example.org")
-    contact("SEN", "duty@sn.example.org")  # a focal point's State: never alerted
-    contact("NLD", "general@nl.example.org", topic="general_cooperation")  # not arrest and surrender
+    contact(users["focal_nl"], "NLD", "duty@nl.example.org")
+    contact(users["editor"], "ICC-REG", COURT_DUTY)  # the Court's joint Registry-OTP channel
+    contact(users["focal_sn"], "SEN", "duty@sn.example.org")  # a focal point's State: never alerted
+    contact(users["focal_nl"], "NLD", "general@nl.example.org", topic="general_cooperation")  # not arrest and surrender
     db.session.commit()
     return users
 
@@ -161,7 +167,7 @@ def test_report_reaches_court_focal_points_and_urgent_channels_with_content_free
 
     mails = mail_to(mailbox)
     assert set(mails) == {"court@otp.test", "editor@registry.test", "focal@sn.test",
-                          "duty@nl.example.org", "duty@otp.example.org"}
+                          "duty@nl.example.org", COURT_DUTY}
     for message in mails.values():
         body = mailbox.body(message)
         assert f"/travel/reports/{report.id}" in body
@@ -178,13 +184,46 @@ def test_report_reaches_court_focal_points_and_urgent_channels_with_content_free
     assert "example.org" not in str(alert.details)  # entry ids, never addresses
 
 
+def test_the_courts_urgent_channels_entered_in_the_directory_are_alerted(app, users, mailbox):
+    """End to end: the Registry editor enters the Court's urgent channel on the Registry's page of
+    the directory, the Secretariat one for the Office of the Prosecutor (which has no
+    administering role of its own); a State's report then alerts both addresses."""
+    app.test_client_class = CommittingClient
+
+    def enter(who: str, code: str, urgent_email: str, topic: str = "arrest_surrender") -> None:
+        client = app.test_client()
+        AuthActions(client).login(users[who])
+        path = f"/directory/states/{code}/contacts/new"
+        token = csrf_from(client.get(path).get_data(as_text=True))
+        response = client.post(path, data={
+            "topic": topic, "authority": "Joint channel for travel information", "email": f"office@{code.lower()}.example.org",
+            "urgent_email": urgent_email, "urgent_hours": "24/7", "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+
+    enter("editor", "ICC-REG", COURT_DUTY)
+    enter("admin", "ICC-OTP", "otp-duty@icc-cpi.example.org")
+    enter("editor", "ICC-REG", "assets@icc-cpi.example.org", topic="asset_tracing_freezing")  # not for travel
+    thread_id = seed_thread(users["member_nl"].id, members_for(users), ["ICC-OTP", "ICC-REG", "SEN"])
+    db.session.commit()
+    client = app.test_client()
+    AuthActions(client).login(users["member_nl"])
+    mailbox.clear()
+    response = send(client, thread_id)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["urgent_channels"] == 2
+    mails = mail_to(mailbox)
+    assert {COURT_DUTY, "otp-duty@icc-cpi.example.org"} <= set(mails)
+    assert "assets@icc-cpi.example.org" not in mails
+    assert f"/travel/reports/{response.get_json()['id']}" in mailbox.body(mails[COURT_DUTY])
+
+
 def test_without_the_directory_the_alert_goes_to_the_users_only(make_app, users, mailbox):
     app = make_app(enabled_plugins=("noncooperation", "travel"))
     app.test_client_class = CommittingClient
     client = app.test_client()
     designate(users["focal_sn"])
-    contact("NLD", "duty@nl.example.org")
-    contact("ICC-OTP", "duty@otp.example.org")
+    contact(users["focal_nl"], "NLD", "duty@nl.example.org")
+    contact(users["editor"], "ICC-REG", COURT_DUTY)
     thread_id = seed_thread(users["member_nl"].id, members_for(users), ["ICC-OTP", "ICC-REG", "SEN"])
     db.session.commit()
     AuthActions(client).login(users["member_nl"])

@@ -50,12 +50,11 @@ def matrix(_schema_app: Flask) -> Iterator[tuple[Flask, dict[str, w.Principal], 
         db.session.remove()
 
 
-def _scope(principal: w.Principal) -> tuple[str, int]:
-    """The State whose objects this principal may legitimately act on, and the owner of
-    per-user objects (the principal itself)."""
+def _scope(app: Flask, endpoint: str, principal: w.Principal) -> tuple[str, int]:
+    """The State (or organisation) whose objects this principal may legitimately act on, and the
+    owner of per-user objects (the principal itself)."""
     assert principal.user is not None
-    code = principal.user.party_code
-    return (code if code in w.OTHER_STATE else w.ORG_SCOPE_STATE), principal.user.id
+    return w.scope_code(app, endpoint, principal), principal.user.id
 
 
 def _classify(expected: str, response) -> str | None:  # type: ignore[no-untyped-def]
@@ -91,7 +90,7 @@ def test_access_matrix(matrix, who):
             if principal.user is None:
                 code, owner = "NLD", anonymous_owner
             else:
-                code, owner = _scope(principal)
+                code, owner = _scope(app, rule.endpoint, principal)
             values = objects.values(rule, code, owner)
             if values is None:
                 continue

@@ -36,6 +36,9 @@ ROLE_NAMES = (*ORG_ROLES, *STATE_ROLES)
 OTHER_STATE = {"NLD": "SEN", "SEN": "NLD"}
 # Organisation roles act on State data as outsiders; their objects are taken from NLD.
 ORG_SCOPE_STATE = "NLD"
+# ...except where a role keeps its own organisation's objects: permission -> those roles (the
+# Registry editor keeps the Registry's contact points; the Secretariat, any State's, stays on NLD).
+OWN_ORGANISATION_SCOPE: dict[str, frozenset[str]] = {"directory:contacts:manage": frozenset({"editor"})}
 METHODS = ("GET", "POST")
 # Arguments naming an object that belongs to one State or one user: another State's user must
 # never reach it (404). Party codes and ids are not secret; they are checked only on pages that
@@ -148,6 +151,18 @@ def expectation(app: Flask, endpoint: str, principal: Principal) -> str:
     required = getattr(view, "required_permission", None)
     assert required is not None, f"{endpoint} declares nothing"
     return "allow" if str(required) in p.permissions_for(principal.role) else "deny"
+
+
+def scope_code(app: Flask, endpoint: str, principal: Principal) -> str:
+    """The State (or organisation) whose objects the principal may legitimately act on there."""
+    assert principal.user is not None
+    code = principal.user.party_code
+    if code in OTHER_STATE:
+        return code
+    required = getattr(app.view_functions[endpoint], "required_permission", None)
+    if principal.name in OWN_ORGANISATION_SCOPE.get(str(required), frozenset()):
+        return code
+    return ORG_SCOPE_STATE
 
 
 def is_read_only_permission(app: Flask, endpoint: str) -> bool:
