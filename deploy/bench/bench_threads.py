@@ -288,13 +288,16 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
     env = {**os.environ, "COOPERATION_ENV": "development", "SECRET_KEY": secrets.token_urlsafe(48),
            "DATABASE_URL": url, "COOPERATION_INSTANCE_PATH": str(tmp / "instance"), "COOPERATION_PLUGINS": "",
-           "MAIL_BACKEND": "console", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT / "platform")}
+           "MAIL_BACKEND": "console", "LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT / "platform")}
     print(f"preparing ({'quick' if quick else 'full'}) on {url.split('@')[-1]} ...", flush=True)
     info = prepare(env, 32, 2_000 if quick else 100_000)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind",
-                               f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120",
-                               "cooperation.app:create_app()"], env=env, cwd=ROOT, start_new_session=True)
+    # The production settings (deploy/gunicorn.conf.py: sync workers, JSON access log, hooks),
+    # with the access log written to a file here instead of the terminal.
+    server_log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 (closed with the server)
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                               "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}", "--timeout", "120"],
+                              env=env, cwd=ROOT, start_new_session=True, stdout=server_log, stderr=server_log)
     try:
         for _ in range(100):
             try:
@@ -328,6 +331,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        server_log.close()
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from flask import g
+from flask import g, has_request_context, request
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
@@ -53,11 +53,20 @@ def lookup() -> Iterator[Connection]:
 
 def look_up_apart(find: Callable[[Session], T]) -> T:
     """Run `find` with an ORM session on the lookup connection; the objects it returns are
-    detached, their loaded attributes kept (expire_on_commit off, nothing expired)."""
+    detached, their loaded attributes kept (expire_on_commit off, nothing expired).
+
+    A read-only request on SQLite has no write lock to keep free and no round trips to save:
+    there `find` simply runs in the request's own session."""
+    if db.engine.dialect.name == "sqlite" and not _writing():
+        return find(db.session)
     with lookup() as conn, Session(bind=conn, expire_on_commit=False) as apart:
         found = find(apart)
         apart.expunge_all()
     return found
+
+
+def _writing() -> bool:
+    return has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
 
 
 def release(_: BaseException | None = None) -> None:
