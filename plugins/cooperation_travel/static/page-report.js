@@ -16,7 +16,17 @@ async function firstReport(view) {
     page = { items: [...older.items, ...page.items], nextBefore: older.nextBefore };
   }
   const reporter = Number(context.reporterId);
-  return page.items.find((item) => item.kind === "message" && item.sender?.userId === reporter) || null;
+  // A report sent after log events this browser was not given stays hidden (its kind is
+  // "unknown-head"), but is found, so that the page can say why (PROTOCOL.md §6).
+  return page.items.find((item) => (item.kind === "message" || item.kind === "unknown-head")
+    && item.sender?.userId === reporter) || null;
+}
+
+// The server withheld or forked the thread's history (PROTOCOL.md §6): a loud warning, with
+// the content only when the rest of the message verified and decrypted.
+function historyWarning(item) {
+  return el("p", { class: "history-note", role: "alert" }, el("strong", { text: t("unknown-head") }),
+    item.kind === "unknown-head" ? ` ${t("unknown-head-hidden", { name: item.sender.name })}` : null);
 }
 
 function render(meta, item) {
@@ -51,8 +61,11 @@ if (!session || session.status !== "ready") {
     const item = await firstReport(view);
     if (!item) {
       box.replaceChildren(el("p", { class: "placeholder", text: tt("no-report") }));
+    } else if (item.kind === "unknown-head") {
+      box.replaceChildren(historyWarning(item));
     } else {
       render(meta, item);
+      if (item.unknownHead) box.prepend(historyWarning(item));
       announce(tt("decrypted"));
       if (context.unread === "1") await markRead();
     }
