@@ -29,6 +29,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def assign_changed(row: object, values: dict[str, object]) -> list[str]:
+    """Set the attributes whose value differs; the names of those changed (for the audit)."""
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    return changed
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps are stored and returned as timezone-aware UTC on SQLite and PostgreSQL."""
 

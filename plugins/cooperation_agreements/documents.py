@@ -8,7 +8,6 @@ published text (e.g. the ICC's or the UN Treaty Collection's copy) must be an ht
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,9 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import gettext as _
 
-from cooperation.questionnaires.files import content_matches, safe_name
+from cooperation.questionnaires.files import FileRefused, content_matches, read_limited, safe_name
 
 MAX_BYTES = 10 * 1024 * 1024
-CHUNK = 64 * 1024
 STORAGE_FOLDER = "agreements_files"
 
 CONTENT_TYPES = {
@@ -50,14 +48,12 @@ def storage_dir() -> Path:
 
 
 def _read_limited(stream: IO[bytes]) -> bytes:
-    """At most MAX_BYTES; one byte more means too large (the stream is never read whole)."""
-    buffer = io.BytesIO()
-    while chunk := stream.read(CHUNK):
-        buffer.write(chunk)
-        if buffer.tell() > MAX_BYTES:
-            raise DocumentRefused(_("The file is larger than 10 MiB. Upload a smaller copy, or add a "
-                                    "link to the published text."))
-    return buffer.getvalue()
+    """At most MAX_BYTES, read as the questionnaires read answers' files; with our own message."""
+    try:
+        return read_limited(stream, MAX_BYTES)
+    except FileRefused:  # read_limited refuses only a file over the limit
+        raise DocumentRefused(_("The file is larger than 10 MiB. Upload a smaller copy, or add a "
+                                "link to the published text.")) from None
 
 
 def check(stream: IO[bytes], filename: str) -> CheckedFile:

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from cooperation.accounts.models import User
 from cooperation.audit.service import Actor, record
-from cooperation.db import utcnow
+from cooperation.db import assign_changed, utcnow
 from cooperation.membership.models import Party, PartyKind, PartyStatus, RegionalGroup
 from cooperation.permissions import has_permission
+from cooperation.refusals import FieldRefusal
 from cooperation_agreements import documents
 from cooperation_agreements.models import (
     CONCLUDED,
@@ -42,11 +43,8 @@ class NotFound(LookupError):
     """Missing or not visible to this user (the views answer 404)."""
 
 
-class Invalid(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class Invalid(FieldRefusal):
+    pass
 
 
 # -- visibility ------------------------------------------------------------------------------------
@@ -227,11 +225,9 @@ def update(session: Session, agreement: Agreement, data: AgreementData, user: Us
            today: date) -> list[str]:
     data = data.normalised()
     _check(session, data, today)
-    changed = [name for name, value in asdict(data).items() if getattr(agreement, name) != value]
+    changed = assign_changed(agreement, asdict(data))
     if not changed:
         return changed
-    for name in changed:
-        setattr(agreement, name, getattr(data, name))
     agreement.updated_at = utcnow()
     agreement.updated_by_id = user.id
     session.flush()

@@ -30,6 +30,7 @@ from cooperation.db import utcnow
 from cooperation.extensions import db
 from cooperation.membership.models import RegionalGroup
 from cooperation.membership.services import GROUP_LABELS
+from cooperation.refusals import show_on_form
 from cooperation_agreements import documents, export, services
 from cooperation_agreements.forms import (
     FORM_LABELS,
@@ -170,14 +171,6 @@ def _data(form: AgreementEditForm) -> services.AgreementData:
         in_force_on=form.in_force_on.data, confidential=bool(form.confidential.data), notes=form.notes.data or "")
 
 
-def _show_error(form: AgreementEditForm, exc: services.Invalid) -> None:
-    target = getattr(form, exc.field, None)
-    if target is None:
-        flash(exc.message, "error")
-    else:
-        target.errors = [*target.errors, exc.message]
-
-
 @bp.route("/new", methods=["GET", "POST"])
 @p.require(REGISTRY_MANAGE)
 def create():  # type: ignore[no-untyped-def]
@@ -190,7 +183,7 @@ def create():  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_on_form(form, exc)
         else:
             flash(_("The agreement was recorded."), "success")
             return redirect(url_for("agreements.show", agreement_id=agreement.id))
@@ -209,7 +202,7 @@ def edit(agreement_id: int):  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _show_error(form, exc)
+            show_on_form(form, exc)
         else:
             flash(_("The agreement was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("agreements.show", agreement_id=agreement_id))

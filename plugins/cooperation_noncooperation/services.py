@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from cooperation.accounts.models import User, UserStatus
 from cooperation.audit.service import Actor, record
-from cooperation.db import utcnow
+from cooperation.db import assign_changed, utcnow
 from cooperation.membership.models import Party, PartyKind, PartyStatus, RegionalGroup
 from cooperation.permissions import Role, has_permission
+from cooperation.refusals import FieldRefusal
 from cooperation_noncooperation import deadlines as d
 from cooperation_noncooperation.models import (
     DEFAULT_OWNER,
@@ -48,13 +49,8 @@ class NotFound(LookupError):
     """Missing, or not visible to this user: the views answer 404 either way."""
 
 
-class Invalid(ValueError):
+class Invalid(FieldRefusal):
     """A value breaks a rule; `field` names the form field, the message says what to do."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 # -- who sees what ---------------------------------------------------------------------------------
@@ -236,11 +232,9 @@ def update_case(session: Session, case: Case, data: CaseData, user: User, actor:
                 today: date) -> list[str]:
     data = data.normalised()
     _check_case(session, data, today)
-    changed = [name for name, value in asdict(data).items() if getattr(case, name) != value]
+    changed = assign_changed(case, asdict(data))
     if not changed:
         return changed
-    for name in changed:
-        setattr(case, name, getattr(data, name))
     case.updated_at = utcnow()
     case.updated_by_id = user.id
     session.flush()
@@ -414,11 +408,9 @@ def update_interaction(session: Session, case: Case, interaction: Interaction, d
     if not can_record(session, user):
         raise NotFound(interaction.id)
     data = _check_interaction(data, today)
-    changed = [name for name, value in asdict(data).items() if getattr(interaction, name) != value]
+    changed = assign_changed(interaction, asdict(data))
     if not changed:
         return changed
-    for name in changed:
-        setattr(interaction, name, getattr(data, name))
     interaction.updated_at = utcnow()
     session.flush()
     details: dict[str, object] = {"case_id": case.id, "fields": sorted(changed)}

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from cooperation import permissions as p
@@ -21,6 +20,7 @@ from cooperation.db import utcnow
 from cooperation.extensions import db
 from cooperation.membership.models import RegionalGroup
 from cooperation.membership.services import GROUP_LABELS
+from cooperation.refusals import show_on_form
 from cooperation_noncooperation import deadlines as d
 from cooperation_noncooperation import export, services
 from cooperation_noncooperation.forms import (
@@ -71,14 +71,6 @@ def _locale() -> str:
 
 def _today() -> date:
     return utcnow().date()
-
-
-def _apply_error(form: FlaskForm, exc: services.Invalid) -> None:
-    target = getattr(form, exc.field, None)
-    if target is None:
-        flash(exc.message, "error")
-        return
-    target.errors = [*target.errors, exc.message] if isinstance(target.errors, list) else [exc.message]
 
 
 def _confidential(case_id: int) -> Case:
@@ -190,7 +182,7 @@ def create():  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
         else:
             flash(_("The case file %(ref)s was opened. It stays confidential until you release a "
                     "public summary.", ref=found.reference), "success")
@@ -210,7 +202,7 @@ def edit(case_id: int):  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
         else:
             flash(_("The case file was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("noncooperation.case", case_id=case_id))
@@ -233,7 +225,7 @@ def summary(case_id: int):  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
         else:
             messages = {"released": _("The public summary was released to all members."),
                         "withdrawn": _("The public summary was withdrawn: the case file is confidential again."),
@@ -278,7 +270,7 @@ def step(case_id: int, step_id: int):  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
         else:
             flash(_("The step was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("noncooperation.case", case_id=case_id, _anchor=f"step-{item.kind.value}"))
@@ -324,7 +316,7 @@ def record_interaction(case_id: int):  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
         except services.NotFound:
             db.session.rollback()
             abort(404)
@@ -354,7 +346,7 @@ def edit_interaction(case_id: int, interaction_id: int):  # type: ignore[no-unty
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
         except services.NotFound:
             db.session.rollback()
             abort(404)
@@ -392,7 +384,7 @@ def focal_points():  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
             return _render_focal_points(form, 400)
         flash(_("The focal point was designated. He or she now sees the confidential case files."), "success")
         return redirect(url_for("noncooperation.focal_points"))
@@ -435,7 +427,7 @@ def sessions():  # type: ignore[no-untyped-def]
             db.session.commit()
         except services.Invalid as exc:
             db.session.rollback()
-            _apply_error(form, exc)
+            show_on_form(form, exc)
             return _render_sessions(form, 400)
         flash(_("The session was added."), "success")
         return redirect(url_for("noncooperation.sessions"))

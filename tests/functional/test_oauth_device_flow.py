@@ -153,7 +153,7 @@ def test_the_endpoints_refuse_bad_requests(app):
         bad = device.start(scope)
         assert bad.status_code == 400 and bad.get_json()["error"] == "invalid_scope", scope
     # Parameters are read from the form body only, never the query string.
-    in_query = device.http.post(f"/oauth/device_authorization?client_id=cooperation-cli&scope=profile")
+    in_query = device.http.post("/oauth/device_authorization?client_id=cooperation-cli&scope=profile")
     assert in_query.status_code == 400
     unknown_code = device.poll("not-a-device-code")
     assert unknown_code.status_code == 400 and unknown_code.get_json()["error"] == "invalid_request"

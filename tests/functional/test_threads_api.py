@@ -4,7 +4,6 @@ markers, removal, notifications, and that no plaintext ever reaches the server."
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from pathlib import Path

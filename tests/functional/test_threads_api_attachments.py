@@ -14,7 +14,7 @@ from cooperation.audit.models import AuditEvent
 from cooperation.extensions import db
 from cooperation.threads.models import Attachment, AttachmentPart
 from tests.conftest import AuthActions
-from tests.functional.test_threads_api_kit import Api, b64, event_payload, publish_keys
+from tests.functional.test_threads_api_kit import Api, event_payload, publish_keys
 
 MIB = 1024 * 1024
 

@@ -78,7 +78,7 @@ def test_unread_count_in_the_list_stops_at_the_cap(world):  # noqa: F811
     assert (one["unread"], one["unread_capped"]) == (listed["unread"], True)
 
 
-def _checked(world, tid: str) -> s.CheckedPost:  # type: ignore[no-untyped-def]
+def _checked(world, tid: str) -> s.CheckedPost:  # type: ignore[no-untyped-def]  # noqa: F811
     _api, dev, user = world["focal_nl"]
     thread, _member = s.membership(db.session, user, tid)
     checked = s.check_post(db.session, user, thread, envelope(tid, 1, user.id, dev, b"checked"))

@@ -26,7 +26,7 @@ from cooperation.mail import MailError, send_mail
 from cooperation.lookups import look_up_apart
 from cooperation.threads import approvals
 from cooperation.threads import services as s
-from cooperation.threads.models import Attachment, Device, Message, Thread, ThreadEvent
+from cooperation.threads.models import Attachment, Device, Thread, ThreadEvent
 from cooperation.threads.storage import PartTooLarge, StorageError, get_storage
 
 bp = Blueprint("threads_api", __name__, url_prefix="/api/v1")
