@@ -83,8 +83,8 @@ def _configure(app: Flask, s: Settings) -> None:
 def _engine_options(url: str) -> dict[str, object]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 5}}
-    # Recover from a restarted database without restarting the app.
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5, "pool_timeout": 10,
+    # Recovery from a restarted database without restarting the app: cooperation.liveness.
+    return {"pool_size": 5, "max_overflow": 5, "pool_timeout": 10,
             "connect_args": {"connect_timeout": 5, "options": "-c statement_timeout=30000"}}
 
 
@@ -93,6 +93,11 @@ def _init_extensions(app: Flask) -> None:
     from cooperation.security.sessions import DatabaseSessionInterface
 
     db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from cooperation.liveness import IDLE_PING_SECONDS, ping_idle_connections
+
+        with app.app_context():
+            ping_idle_connections(db.engine, float(app.config.get("DB_IDLE_PING_SECONDS", IDLE_PING_SECONDS)))
     csrf.init_app(app)
     from cooperation import oauth
 

@@ -13,7 +13,7 @@ from cooperation.extensions import db
 from cooperation.threads import services as s
 from cooperation.threads.models import Device, Message, Thread, ThreadMember
 from tests.functional.test_threads_api import _create, _post, world  # noqa: F401 (fixture)
-from tests.functional.test_threads_api_kit import envelope
+from tests.functional.test_threads_api_kit import b64, envelope
 
 
 class Statements:
@@ -31,6 +31,7 @@ class Statements:
 
     def _seen(self, *args: object) -> None:
         self.count += 1
+
 
 
 def _listing_cost(api) -> tuple[int, int, list[dict]]:  # type: ignore[no-untyped-def]
@@ -122,3 +123,44 @@ def test_post_reports_a_rotation_that_won_the_race(world, monkeypatch):  # noqa:
     r = _post(world, "focal_nl", tid)
     assert r.status_code == 409 and r.get_json()["epoch"] == 2, r.get_json()
     assert db.session.scalar(select(Message.id).where(Message.thread_id == tid)) is None
+
+
+def test_a_post_and_the_latest_page_cost_few_statements(world, backend):  # noqa: F811
+    """Each statement is a round trip to PostgreSQL: a post is the session with its user, the
+    membership with the device, then one write; the latest page is the session with its user,
+    then the messages with the membership."""
+    tid, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn"])
+    assert _post(world, "focal_nl", tid).status_code == 201
+    api = world["focal_sn"][0]
+    poster, dev, user = world["focal_nl"]
+    payload = {"envelope": b64(envelope(tid, 1, user.id, dev, b"counted"))}  # the test's own reads, before
+    with Statements() as posting:
+        assert poster.post(f"/api/v1/threads/{tid}/messages", payload).status_code == 201
+    with Statements() as reading:
+        page = api.get(f"/api/v1/threads/{tid}/messages")
+    assert page.status_code == 200 and len(page.get_json()["messages"]) == 2
+    # SQLite also sends a BEGIN per transaction (BEGIN IMMEDIATE for the write) and marks the
+    # members to notify by a second statement: no round trips there, and no autocommit.
+    assert (posting.count, reading.count) == ((3, 2) if backend == "postgresql" else (7, 3))
+
+
+def test_a_store_refused_by_its_recheck_marks_no_one_for_a_mail(world, monkeypatch, mailbox):  # noqa: F811
+    """The notification mark is part of the store: nothing stored, no one marked (on PostgreSQL
+    both are one statement, the mark reading what the INSERT returned)."""
+    tid, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn"])
+    api_sn, _dev, user_sn = world["focal_sn"]
+    assert api_sn.put("/api/v1/notifications", {"mode": "event"}).status_code == 200
+    real_store = s.store_post
+
+    def revoke_first(session, checked):  # type: ignore[no-untyped-def]
+        session.execute(update(Device).where(Device.device_id == checked.device_id).values(revoked_at=utcnow()))
+        return real_store(session, checked)
+
+    monkeypatch.setattr(s, "store_post", revoke_first)
+    r = _post(world, "focal_nl", tid)
+    assert r.status_code == 400 and "active devices" in r.get_json()["error"], r.get_json()
+    notified = db.session.scalar(select(ThreadMember.notified).where(ThreadMember.thread_id == tid,
+                                                                     ThreadMember.user_id == user_sn.id))
+    assert notified is False
+    assert db.session.scalar(select(Message.id).where(Message.thread_id == tid)) is None
+    assert not [m for m in mailbox.messages if user_sn.email in m["To"]]

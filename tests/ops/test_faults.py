@@ -4,7 +4,7 @@ Invariant (Jepsen-style): every write the platform acknowledged (a 302 after the
 database afterwards, exactly once, with its audit entry; nothing exists without its audit entry;
 the audit chain verifies. The application is killed with SIGKILL mid-write, repeatedly; the
 database is restarted and killed with SIGKILL under load, and the application must recover by
-itself (pool_pre_ping), without being restarted.
+itself (cooperation.liveness and the lookups' retry), without being restarted.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from cooperation import permissions as p
@@ -564,13 +564,32 @@ class CheckedPost:
     data: bytes
 
 
-def check_post(session: Session, user: User, thread: Thread, data: bytes) -> CheckedPost:
-    """The envelope's structure, its binding to this thread, sender and epoch, and its device
-    signature. Reads only: it can run before the write lock."""
+def parse_envelope(data: bytes) -> tek.Envelope:
     try:
-        env = tek.parse(data)
+        return tek.parse(data)
     except tek.EnvelopeError as exc:
         raise Invalid(f"Not a valid encrypted envelope: {exc}.") from None
+
+
+# Who may post, and the device the envelope names, in one statement: the thread and the
+# device come back only to an active member, so an outsider learns nothing.
+_POSTER = (select(Thread, Device).join(ThreadMember, ThreadMember.thread_id == Thread.id)
+           .outerjoin(Device, and_(Device.device_id == bindparam("device_id"), Device.user_id == bindparam("user_id")))
+           .where(Thread.id == bindparam("thread_id"), ThreadMember.user_id == bindparam("user_id"),
+                  ThreadMember.removed_at.is_(None)))
+
+
+def poster(session: Session, user: User, thread_id: str, device_id: str) -> tuple[Thread, Device | None]:
+    """The thread, if `user` is an active member, with their device `device_id` if it exists."""
+    row = session.execute(_POSTER, {"thread_id": thread_id, "user_id": user.id, "device_id": device_id}).first()
+    if row is None or not may_participate(user):
+        raise NotFound(thread_id)
+    return row[0], row[1]
+
+
+def check_envelope(user: User, thread: Thread, device: Device | None, env: tek.Envelope, data: bytes) -> CheckedPost:
+    """The envelope's binding to this thread, sender and epoch, and its device signature,
+    against what a lookup said (no statement of its own)."""
     h = env.header
     if h.thread_id.hex() != thread.id:
         raise Invalid("The envelope belongs to another thread.")
@@ -580,48 +599,102 @@ def check_post(session: Session, user: User, thread: Thread, data: bytes) -> Che
         raise Invalid("The thread has no epoch yet: append the create event first.")
     if h.epoch != thread.epoch:
         raise Conflict("The thread moved to a new epoch: fetch it and encrypt again.", head(thread))
-    device = _signing_device(session, user, h.sender_device.hex())
+    if device is None or device.revoked_at is not None or device.device_id != h.sender_device.hex():
+        raise Invalid("The device is not one of your active devices.")
     if not tek.verify_signature(env, device.sig_public):
         raise Invalid("The envelope signature does not verify with the device's signing key.")
     return CheckedPost(thread.id, h.msg_id.hex(), h.epoch, user.id, device.device_id, data)
 
 
-# What check_post read, asked again inside the INSERT itself: the thread still at this epoch,
+def check_post(session: Session, user: User, thread: Thread, data: bytes) -> CheckedPost:
+    """The envelope's structure and check_envelope, for a member already looked up."""
+    env = parse_envelope(data)
+    device = session.scalar(_USER_DEVICE, {"device_id": env.header.sender_device.hex(), "user_id": user.id})
+    return check_envelope(user, thread, device, env, data)
+
+
+# What the check read, asked again inside the INSERT itself: the thread still at this epoch,
 # the sender still a member, the device still active. Built once: statement construction is
 # a large share of a post's CPU time.
 _STORE_MESSAGE = insert(Message.__table__).from_select(
     ["thread_id", "msg_id", "epoch", "sender_id", "device_id", "envelope", "created_at"],
-    select(bindparam("thread_id", type_=Message.thread_id.type), bindparam("msg_id", type_=Message.msg_id.type),
-           bindparam("epoch", type_=Message.epoch.type), bindparam("sender_id", type_=Message.sender_id.type),
-           bindparam("device_id", type_=Message.device_id.type), bindparam("envelope", type_=Message.envelope.type),
-           bindparam("created_at", type_=Message.created_at.type))
-    .where(exists().where(Thread.id == bindparam("thread_id"), Thread.epoch == bindparam("epoch")),
-           exists().where(ThreadMember.thread_id == bindparam("thread_id"),
-                          ThreadMember.user_id == bindparam("sender_id"), ThreadMember.removed_at.is_(None)),
-           exists().where(Device.device_id == bindparam("device_id"), Device.user_id == bindparam("sender_id"),
+    select(bindparam("new_thread_id", type_=Message.thread_id.type), bindparam("new_msg_id", type_=Message.msg_id.type),
+           bindparam("new_epoch", type_=Message.epoch.type), bindparam("new_sender_id", type_=Message.sender_id.type),
+           bindparam("new_device_id", type_=Message.device_id.type), bindparam("new_envelope", type_=Message.envelope.type),
+           bindparam("new_created_at", type_=Message.created_at.type))
+    .where(exists().where(Thread.id == bindparam("new_thread_id"), Thread.epoch == bindparam("new_epoch")),
+           exists().where(ThreadMember.thread_id == bindparam("new_thread_id"),
+                          ThreadMember.user_id == bindparam("new_sender_id"), ThreadMember.removed_at.is_(None)),
+           exists().where(Device.device_id == bindparam("new_device_id"), Device.user_id == bindparam("new_sender_id"),
                           Device.revoked_at.is_(None)))
-).returning(Message.id, Message.msg_id, Message.epoch, Message.sender_id, Message.device_id, Message.created_at,
+).returning(Message.id, Message.thread_id, Message.msg_id, Message.epoch, Message.sender_id, Message.device_id, Message.created_at,
             Message.envelope)
 
+# Members waiting for a per-event mail: mode "event", not yet mailed since their last read.
+# Marked as mailed by the same write that stores the message (the mail goes after the commit).
+_MEMBERS = ThreadMember.__table__.c
 
-def store_post(session: Session, checked: CheckedPost) -> Any | None:
-    """Store a checked envelope in one statement that re-checks what may have changed since
-    (a rotation, a removal, a revocation): the write lock is held for this and the commit only.
-    None when something changed; check_post then tells what. A msg_id already used in the
+
+def _mark_notified(thread_id: Any, sender_id: Any) -> Any:
+    return (update(ThreadMember.__table__)
+            .where(_MEMBERS.thread_id == thread_id, _MEMBERS.removed_at.is_(None),
+                   _MEMBERS.user_id != sender_id, _MEMBERS.notified.is_(False),
+                   _MEMBERS.user_id.in_(select(NotificationPreference.user_id)
+                                        .where(NotificationPreference.mode == NotifyMode.EVENT.value)),
+                   _MEMBERS.user_id.in_(select(User.id).where(User.status == UserStatus.ACTIVE)))
+            .values(notified=true()).returning(_MEMBERS.user_id))
+
+
+_MARK_NOTIFIED = _mark_notified(bindparam("in_thread"), bindparam("sender"))
+# PostgreSQL: both writes as one statement (data-modifying CTEs), so that it can run in
+# autocommit, atomic by itself: one round trip instead of BEGIN, INSERT, UPDATE and COMMIT.
+# The UPDATE reads the thread and the sender from the INSERT's output: nothing stored, no mark.
+_STORED = _STORE_MESSAGE.cte("stored")
+_MARKED = _mark_notified(select(_STORED.c.thread_id).scalar_subquery(),
+                         select(_STORED.c.sender_id).scalar_subquery()).cte("marked")
+_STORE_AND_MARK = select(_STORED, select(func.array_agg(_MARKED.c.user_id)).scalar_subquery().label("notify"))
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    message: Any  # a row with Message's attribute names
+    notify: tuple[int, ...]  # members to mail that something new is waiting
+
+
+def store_post(session: Session, checked: CheckedPost) -> StoredPost | None:
+    """Store a checked envelope with a statement that re-checks what may have changed since
+    the check (a rotation, a removal, a revocation), and mark the members to notify. None
+    when something changed; a fresh check then tells what. A msg_id already used in the
     thread fails on the unique constraint (IntegrityError): the caller looks the first copy up
-    with `resolve_retry`, so the happy path costs no lookup for a duplicate that almost never is."""
-    return session.execute(_STORE_MESSAGE, {
-        "thread_id": checked.thread_id, "msg_id": checked.msg_id, "epoch": checked.epoch,
-        "sender_id": checked.sender_id, "device_id": checked.device_id, "envelope": checked.data,
-        "created_at": utcnow()}).first()
+    with `resolve_retry`, so the happy path costs no lookup for a duplicate that almost never is.
+
+    On PostgreSQL this is one statement, fit for cooperation.lookups.write_apart; on SQLite two,
+    inside the write lock, in the caller's transaction."""
+    # new_*: a parameter named like a column of thread_member would be taken by SQLAlchemy for a
+    # value to SET in the UPDATE of the same statement.
+    params = {"new_thread_id": checked.thread_id, "new_msg_id": checked.msg_id, "new_epoch": checked.epoch,
+              "new_sender_id": checked.sender_id, "new_device_id": checked.device_id, "new_envelope": checked.data,
+              "new_created_at": utcnow()}
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_STORE_AND_MARK, params).first()
+        return None if row is None else StoredPost(row, tuple(row.notify or ()))
+    row = session.execute(_STORE_MESSAGE, params).first()
+    if row is None:
+        return None
+    marked = session.scalars(_MARK_NOTIFIED, {"in_thread": checked.thread_id, "sender": checked.sender_id})
+    return StoredPost(row, tuple(marked))
 
 
 def post_message(session: Session, user: User, thread: Thread, data: bytes) -> Any:
     """Check and store in the caller's transaction (the demo seed, tests and tools)."""
-    row = store_post(session, check_post(session, user, thread, data))
-    if row is None:
+    stored = store_post(session, check_post(session, user, thread, data))
+    if stored is None:
         raise Conflict("The thread changed while the message was stored: fetch it and try again.", head(thread))
-    return row
+    return stored.message
+
+
+def emails_of(session: Session, user_ids: tuple[int, ...]) -> list[str]:
+    return list(session.scalars(select(User.email).where(User.id.in_(user_ids)).order_by(User.id)))
 
 
 def resolve_retry(session: Session, user: User, thread_id: str, data: bytes) -> Message:
@@ -653,6 +726,26 @@ def latest_messages(session: Session, thread: Thread, before: int | None, limit:
     return list(session.execute(_LATEST_BEFORE, {"thread_id": thread.id, "before": before, "limit": limit}))
 
 
+_IS_MEMBER = exists().where(ThreadMember.thread_id == bindparam("thread_id"),
+                            ThreadMember.user_id == bindparam("user_id"), ThreadMember.removed_at.is_(None))
+_MEMBER_LATEST = _LATEST.where(_IS_MEMBER)
+_MEMBER_LATEST_BEFORE = _LATEST_BEFORE.where(_IS_MEMBER)
+
+
+def member_latest_messages(session: Session, user: User, thread_id: str, before: int | None,
+                           limit: int) -> list[Any]:
+    """latest_messages for an active member, checked in the same statement; NotFound for
+    anyone else. A page with messages costs one statement; an empty one, a membership check."""
+    if may_participate(user):
+        params = {"thread_id": thread_id, "user_id": user.id, "before": before, "limit": limit}
+        # Core rows on the session's connection: nothing here for the ORM to do.
+        rows = list(session.connection().execute(_MEMBER_LATEST if before is None else _MEMBER_LATEST_BEFORE, params))
+        if rows:
+            return rows
+    membership(session, user, thread_id)
+    return []
+
+
 def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
     """Move the read marker forward (never back) and re-arm the per-event notification."""
     top = session.scalar(select(func.max(Message.id)).where(Message.thread_id == member.thread_id)) or 0
@@ -661,28 +754,6 @@ def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
     if up_to > member.read_up_to:
         member.read_up_to = up_to
         member.notified = False
-
-
-# Built once: every post runs it.
-# Built once, in Core terms (no ORM bookkeeping): every post runs it.
-_MEMBERS = ThreadMember.__table__.c
-_MARK_NOTIFIED = (update(ThreadMember.__table__)
-                  .where(_MEMBERS.thread_id == bindparam("in_thread"), _MEMBERS.removed_at.is_(None),
-                         _MEMBERS.user_id != bindparam("sender"), _MEMBERS.notified.is_(False),
-                         _MEMBERS.user_id.in_(select(NotificationPreference.user_id)
-                                              .where(NotificationPreference.mode == NotifyMode.EVENT.value)),
-                         _MEMBERS.user_id.in_(select(User.id).where(User.status == UserStatus.ACTIVE)))
-                  .values(notified=True).returning(_MEMBERS.user_id))
-
-
-def recipients_to_notify(session: Session, thread_id: str, sender_id: int) -> list[str]:
-    """Members waiting for a per-event mail: mode "event", not yet mailed since their last read.
-    Marks them as mailed in one UPDATE ... RETURNING (the mail itself is sent after the commit);
-    a post nobody is waiting on costs this single statement, inside the write lock."""
-    user_ids = list(session.scalars(_MARK_NOTIFIED, {"in_thread": thread_id, "sender": sender_id}))
-    if not user_ids:
-        return []
-    return list(session.scalars(select(User.email).where(User.id.in_(user_ids)).order_by(User.id)))
 
 
 def notification_mode(session: Session, user: User) -> str:
