@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from flask import Flask
+from flask import Flask, has_app_context
 from sqlalchemy import update
 
 from cooperation.extensions import db
@@ -27,12 +27,17 @@ def wsgi_transport(app: Flask) -> httpx.WSGITransport:
     reads what the view wrote), as tests.conftest.CommittingClient does."""
 
     def committing(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        db.session.commit()
+        # The client sends attachment parts from threads of its own, which have no test session
+        # to commit (the test's thread is waiting for the upload meanwhile).
+        in_test_thread = has_app_context()
+        if in_test_thread:
+            db.session.commit()
         try:
             with app.app_context():
                 return list(app.wsgi_app(environ, start_response))
         finally:
-            db.session.commit()
+            if in_test_thread:
+                db.session.commit()
 
     return httpx.WSGITransport(app=committing)
 

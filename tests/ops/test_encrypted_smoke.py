@@ -86,8 +86,10 @@ def test_python_clients_exchange_an_encrypted_message_through_nginx_and_both_ins
         try:
             thread_id = nl.create_thread(title=f"Freezing {marker}", topic="freezing", parties=["SEN"],
                                          court_ref=f"ICC-01/{marker}")
+            # Parts of 1 MiB: several, sent two at a time through nginx to gunicorn, which the
+            # server reads from the socket itself (cooperation.threads.rawbody).
             nl.post(thread_id, f"Assets of {marker} frozen at the bank.", handling="participants-only",
-                    attachments=[document])
+                    attachments=[document], part_size=1024 * 1024)
         finally:
             second.start()
         first.stop()  # and is read back through the second one only

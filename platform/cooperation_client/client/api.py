@@ -11,6 +11,7 @@ import base64
 import binascii
 import ipaddress
 import ssl
+import threading
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
@@ -102,6 +103,10 @@ class ApiClient:
         self.http = httpx.Client(base_url=self.server, transport=transport, verify=verify, timeout=timeout,
                                  headers={"User-Agent": USER_AGENT}, follow_redirects=False,
                                  cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+        # Several threads may send at once (attachment parts): one refresh at a time, and none
+        # for a request whose token another thread has already replaced (a refresh token is
+        # single-use; spending it twice would end the sign-in).
+        self._refresh_lock = threading.Lock()
 
     def close(self) -> None:
         self.http.close()
@@ -130,8 +135,11 @@ class ApiClient:
                 raise ClientError(f"Cannot reach {self.server}: {exc}") from None
             if response.status_code == 401 and auth and attempt == 0 and self.tokens is not None:
                 response.close()
-                if self.tokens.refresh(self):
-                    continue
+                with self._refresh_lock:
+                    if f"Bearer {self.tokens.access_token()}" != request.headers.get("Authorization"):
+                        continue  # refreshed by another thread meanwhile: try with the new token
+                    if self.tokens.refresh(self):
+                        continue
                 raise ClientError("Your sign-in has expired or was revoked: run cooperation-client login again.")
             if response.status_code >= 400:
                 if stream:

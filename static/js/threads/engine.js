@@ -917,15 +917,21 @@ export class ThreadView {
     const encrypting = ui.progress?.(t("encrypting", { name: file.name }));
     const uploading = ui.progress?.(t("uploading", { name: file.name }));
     let buffer = new Uint8Array(Math.min(partSize, total));
-    let filled = 0, number = 0, sent = 0, read = 0;
+    let filled = 0, number = 0, buffered = 0, sent = 0, read = 0;
+    // One part on the wire while the next one is encrypted: encryption and upload overlap, and
+    // memory holds two parts at most.
+    let inFlight = null;
     const flush = async () => {
-      if (!have.has(number)) await api.putRaw(`${base}/parts/${number}`, buffer.subarray(0, filled));
-      sent += filled;
-      uploading?.update(sent, total);
+      const body = buffer.subarray(0, filled), length = filled, part = number;
+      if (inFlight) await inFlight;
+      const upload = have.has(part) ? Promise.resolve() : api.putRaw(`${base}/parts/${part}`, body);
+      inFlight = upload.then(() => { sent += length; uploading?.update(sent, total); });
+      inFlight.catch(() => {});  // observed by the next flush or the final wait, never lost
       number += 1;
+      buffered += length;
       filled = 0;
-      const left = total - sent;
-      if (left > 0 && left < buffer.length) buffer = new Uint8Array(left);
+      const left = total - buffered;
+      if (left > 0) buffer = new Uint8Array(Math.min(partSize, left));
     };
     const result = await F.encrypt(pending.key, file, {
       noncePrefix: pending.prefix,
@@ -943,6 +949,7 @@ export class ThreadView {
       },
     });
     if (filled > 0) await flush();
+    if (inFlight) await inFlight;
     if (result.ciphertextSize !== total) throw new B.ProtocolError("ciphertext size differs from the announced size");
     pending.digest = result.digest;
     encrypting?.finish();
