@@ -223,15 +223,18 @@ def bench_posts(clients: list[Client], info: dict, n_clients: int, per_client: i
     return {"rate": len(latencies) / elapsed, "p50": pct(latencies, 0.5) * 1000, "p95": pct(latencies, 0.95) * 1000}
 
 
-def bench_latest(client: Client, tid: str, rounds: int) -> dict:
-    times = []
+def bench_latest(client: Client, tids: list[str], rounds: int) -> list[dict]:
+    """The threads' latest pages requested in turn (interleaved): a drift of the machine over the
+    run then weighs on every thread alike instead of on whichever is measured last."""
+    times: list[list[float]] = [[] for _ in tids]
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        r = client.request("GET", f"/api/v1/threads/{tid}/messages?limit=50")
-        data = r.read()
-        times.append(time.perf_counter() - t0)
-        assert r.status == 200 and data
-    return {"p50": pct(times, 0.5) * 1000, "p95": pct(times, 0.95) * 1000}
+        for mine, tid in zip(times, tids):
+            t0 = time.perf_counter()
+            r = client.request("GET", f"/api/v1/threads/{tid}/messages?limit=50")
+            data = r.read()
+            mine.append(time.perf_counter() - t0)
+            assert r.status == 200 and data
+    return [{"p50": pct(mine, 0.5) * 1000, "p95": pct(mine, 0.95) * 1000} for mine in times]
 
 
 PARTS_AT_ONCE = 2  # as the Python client sends them (cooperation_client.client.files)
@@ -358,8 +361,9 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
             r = bench_posts(clients, info, n, per if n > 1 else per * 2)
             rows.append((f"post ~1 KiB, {n} client(s)", f"{r['rate']:.0f}/s", f"p50 {r['p50']:.1f} ms",
                          f"p95 {r['p95']:.1f} ms"))
-        for name, label in (("small", "100"), ("big", "2,000" if quick else "100,000")):
-            r = bench_latest(clients[1], info["threads"][name], 100 if quick else 400)
+        sizes = (("small", "100"), ("big", "2,000" if quick else "100,000"))
+        measured = bench_latest(clients[1], [info["threads"][name] for name, _ in sizes], 100 if quick else 400)
+        for (_name, label), r in zip(sizes, measured):
             rows.append((f"latest 50 of {label}", "", f"p50 {r['p50']:.2f} ms", f"p95 {r['p95']:.2f} ms"))
         size = (32 if quick else 256) * MIB
         for label, at_once in (("1 part at a time", 1), (f"{PARTS_AT_ONCE} parts at a time", PARTS_AT_ONCE)):

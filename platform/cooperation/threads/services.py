@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, true, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, select, true, tuple_, update
 from sqlalchemy.orm import Session
 
 from cooperation import permissions as p
@@ -711,25 +711,43 @@ MESSAGE_COLUMNS = (Message.id, Message.msg_id, Message.epoch, Message.sender_id,
 
 
 # Built once with bind parameters: building a statement costs more than running it here.
-_LATEST = (select(*MESSAGE_COLUMNS).where(Message.thread_id == bindparam("thread_id"))
-           .order_by(Message.id.desc()).limit(bindparam("limit")))
-_LATEST_BEFORE = (select(*MESSAGE_COLUMNS)
-                  .where(Message.thread_id == bindparam("thread_id"), Message.id < bindparam("before"))
-                  .order_by(Message.id.desc()).limit(bindparam("limit")))
+# "thread_id between t and t", ordered by (thread_id, id): only the (thread_id, id) index gives
+# that order. With "thread_id = t ORDER BY id", PostgreSQL may walk the primary key backwards
+# for a thread it believes holds most rows, and read through every newer message of every other
+# thread first (measured: 2.9 ms instead of 0.08 for the latest page of a 100,000-message thread
+# behind 6,300 newer messages elsewhere).
+_IN_THREAD = and_(Message.thread_id >= bindparam("thread_id"), Message.thread_id <= bindparam("thread_id"))
+_NEWEST_FIRST = (Message.thread_id.desc(), Message.id.desc())
+_LATEST = select(*MESSAGE_COLUMNS).where(_IN_THREAD).order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
+# Paging must start the index walk at the page's end, not filter a walk from the thread's newest
+# message. PostgreSQL bounds the walk by the row comparison (thread_id, id) < (t, before); SQLite
+# cannot, but has no such planner trap either and walks (thread_id = t, id < before) directly.
+_LATEST_BEFORE = {
+    "postgresql": (select(*MESSAGE_COLUMNS)
+                   .where(Message.thread_id >= bindparam("thread_id"),
+                          tuple_(Message.thread_id, Message.id) < tuple_(bindparam("thread_id"), bindparam("before")))
+                   .order_by(*_NEWEST_FIRST).limit(bindparam("limit"))),
+    "sqlite": (select(*MESSAGE_COLUMNS)
+               .where(Message.thread_id == bindparam("thread_id"), Message.id < bindparam("before"))
+               .order_by(Message.id.desc()).limit(bindparam("limit"))),
+}
+_NEWEST_ID = select(Message.id).where(_IN_THREAD).order_by(*_NEWEST_FIRST).limit(1)
 
 
 def latest_messages(session: Session, thread: Thread, before: int | None, limit: int) -> list[Any]:
     """The newest `limit` messages (below `before` if given), newest first, along the index.
     Plain rows with Message's attribute names: the hottest read skips building ORM objects."""
+    conn = session.connection()
     if before is None:
-        return list(session.execute(_LATEST, {"thread_id": thread.id, "limit": limit}))
-    return list(session.execute(_LATEST_BEFORE, {"thread_id": thread.id, "before": before, "limit": limit}))
+        return list(conn.execute(_LATEST, {"thread_id": thread.id, "limit": limit}).all())
+    return list(conn.execute(_LATEST_BEFORE[conn.dialect.name],
+                             {"thread_id": thread.id, "before": before, "limit": limit}).all())
 
 
 _IS_MEMBER = exists().where(ThreadMember.thread_id == bindparam("thread_id"),
                             ThreadMember.user_id == bindparam("user_id"), ThreadMember.removed_at.is_(None))
 _MEMBER_LATEST = _LATEST.where(_IS_MEMBER)
-_MEMBER_LATEST_BEFORE = _LATEST_BEFORE.where(_IS_MEMBER)
+_MEMBER_LATEST_BEFORE = {dialect: stmt.where(_IS_MEMBER) for dialect, stmt in _LATEST_BEFORE.items()}
 
 
 def member_latest_messages(session: Session, user: User, thread_id: str, before: int | None,
@@ -739,7 +757,9 @@ def member_latest_messages(session: Session, user: User, thread_id: str, before:
     if may_participate(user):
         params = {"thread_id": thread_id, "user_id": user.id, "before": before, "limit": limit}
         # Core rows on the session's connection: nothing here for the ORM to do.
-        rows = list(session.connection().execute(_MEMBER_LATEST if before is None else _MEMBER_LATEST_BEFORE, params))
+        conn = session.connection()
+        rows = conn.execute(_MEMBER_LATEST if before is None else _MEMBER_LATEST_BEFORE[conn.dialect.name],
+                            params).all()
         if rows:
             return rows
     membership(session, user, thread_id)
@@ -748,7 +768,7 @@ def member_latest_messages(session: Session, user: User, thread_id: str, before:
 
 def mark_read(session: Session, member: ThreadMember, up_to: int) -> None:
     """Move the read marker forward (never back) and re-arm the per-event notification."""
-    top = session.scalar(select(func.max(Message.id)).where(Message.thread_id == member.thread_id)) or 0
+    top = session.scalar(_NEWEST_ID, {"thread_id": member.thread_id}) or 0
     if up_to > top:
         raise Invalid("There is no such message in this thread.")
     if up_to > member.read_up_to:
