@@ -64,6 +64,16 @@ class Stack:
         finally:
             engine.dispose()
 
+    def diagnostics(self, lines: int = 30) -> str:
+        """The tails of nginx's error logs and of every instance's log, for a failure message."""
+        def tail(path: Path) -> str:
+            text = path.read_text(errors="replace") if path.exists() else "(none)"
+            return "\n".join(text.splitlines()[-lines:])
+
+        parts = [f"== {path.name}\n{tail(path)}" for path in sorted(self.nginx.workdir.rglob("*error.log"))]
+        parts += [f"== instance {app.port}\n{tail(app.log_path)}" for app in self.apps]
+        return "\n".join(parts)
+
     def wait_ready(self, timeout: float = 40.0) -> None:
         """Until nginx reaches every running instance again: after a kill or a stop, nginx
         keeps an upstream out for fail_timeout (10 s), answering 502 or using the others."""

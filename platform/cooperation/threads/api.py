@@ -766,9 +766,11 @@ def put_part(thread_id: str, attachment_id: str, number: int):  # type: ignore[n
     # and would answer 413 to that probe if the limit were exactly `size`.
     request.max_content_length = size + 1
     storage = get_storage()
-    # Never request.data: the part goes to disk in 1 MiB chunks. A server that ends the input at
-    # the body's end (gunicorn: wsgi.input_terminated, Content-Length checked above) is read
-    # directly: Werkzeug's limiting wrapper copies every byte twice more, a third of the speed.
+    # Never request.data: the part goes to disk in 1 MiB chunks. Under gunicorn's sync worker it
+    # is read from the client socket itself (threads.rawbody: gunicorn's reader copies each byte
+    # six times). Another server that ends the input at the body's end (wsgi.input_terminated,
+    # Content-Length checked above) is read directly: Werkzeug's limiting wrapper copies every
+    # byte twice more.
     terminated = bool(request.environ.get("wsgi.input_terminated"))
     stream = socket_body(request.environ, size) or (request.environ["wsgi.input"] if terminated else request.stream)
     try:

@@ -618,17 +618,15 @@ def check_post(session: Session, user: User, thread: Thread, data: bytes) -> Che
 # a large share of a post's CPU time.
 _STORE_MESSAGE = insert(Message.__table__).from_select(
     ["thread_id", "msg_id", "epoch", "sender_id", "device_id", "envelope", "created_at"],
-    select(bindparam("new_thread_id", type_=Message.thread_id.type), bindparam("new_msg_id", type_=Message.msg_id.type),
-           bindparam("new_epoch", type_=Message.epoch.type), bindparam("new_sender_id", type_=Message.sender_id.type),
-           bindparam("new_device_id", type_=Message.device_id.type), bindparam("new_envelope", type_=Message.envelope.type),
-           bindparam("new_created_at", type_=Message.created_at.type))
+    select(*(bindparam(f"new_{name}", type_=Message.__table__.c[name].type)
+             for name in ("thread_id", "msg_id", "epoch", "sender_id", "device_id", "envelope", "created_at")))
     .where(exists().where(Thread.id == bindparam("new_thread_id"), Thread.epoch == bindparam("new_epoch")),
            exists().where(ThreadMember.thread_id == bindparam("new_thread_id"),
                           ThreadMember.user_id == bindparam("new_sender_id"), ThreadMember.removed_at.is_(None)),
            exists().where(Device.device_id == bindparam("new_device_id"), Device.user_id == bindparam("new_sender_id"),
                           Device.revoked_at.is_(None)))
-).returning(Message.id, Message.thread_id, Message.msg_id, Message.epoch, Message.sender_id, Message.device_id, Message.created_at,
-            Message.envelope)
+).returning(Message.id, Message.thread_id, Message.msg_id, Message.epoch, Message.sender_id, Message.device_id,
+            Message.created_at, Message.envelope)
 
 # Members waiting for a per-event mail: mode "event", not yet mailed since their last read.
 # Marked as mailed by the same write that stores the message (the mail goes after the commit).
@@ -739,9 +737,9 @@ def latest_messages(session: Session, thread: Thread, before: int | None, limit:
     Plain rows with Message's attribute names: the hottest read skips building ORM objects."""
     conn = session.connection()
     if before is None:
-        return list(conn.execute(_LATEST, {"thread_id": thread.id, "limit": limit}).all())
-    return list(conn.execute(_LATEST_BEFORE[conn.dialect.name],
-                             {"thread_id": thread.id, "before": before, "limit": limit}).all())
+        return list(conn.execute(_LATEST, {"thread_id": thread.id, "limit": limit}))
+    return list(conn.execute(_LATEST_BEFORE[conn.dialect.name], {"thread_id": thread.id, "before": before,
+                                                                 "limit": limit}))
 
 
 _IS_MEMBER = exists().where(ThreadMember.thread_id == bindparam("thread_id"),

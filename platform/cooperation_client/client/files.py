@@ -4,9 +4,9 @@ both streamed in bounded memory.
 Upload: the file is encrypted once into an anonymous temporary file (ciphertext only), then sent
 in parts (create, PUT parts with retries, check what the server received, complete), so a
 dropped part is re-sent from the same bytes. Two parts travel at once: the server receives each
-on its own worker, so a large file goes up nearly twice as fast as one part at a time. Download: decrypted into a temporary file beside the
-target, checked against the size and TAF1 digest from the signed message, and renamed into place
-only then; on any failure the partial output is deleted.
+on its own worker, so a large file goes up faster than one part at a time. Download: decrypted
+into a temporary file beside the target, checked against the size and TAF1 digest from the
+signed message, and renamed into place only then; on any failure the partial output is deleted.
 """
 
 from __future__ import annotations
