@@ -105,3 +105,21 @@ def _sqlite_begin(conn: object) -> None:
 
     writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS") and not _read_only.get()
     conn.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")  # type: ignore[attr-defined]
+
+
+BINARY_RESULTS = "binary_results"
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _binary_results(conn: object, cursor: object, statement: str, parameters: object, context: object,
+                    executemany: bool) -> None:
+    """PostgreSQL (psycopg): rows in the binary format for a statement that asks for it with
+    .execution_options(binary_results=True): a bytea column then crosses as its bytes, not as
+    twice as many hex digits parsed back on arrival (the latest messages: a third of the
+    statement's time). The Python values are the same either way."""
+    options = getattr(context, "execution_options", None)
+    if options and options.get(BINARY_RESULTS) and getattr(conn, "dialect", None) is not None \
+            and conn.dialect.driver == "psycopg":  # type: ignore[attr-defined]
+        from psycopg.pq import Format
+
+        cursor.format = Format.BINARY  # type: ignore[attr-defined]

@@ -201,3 +201,30 @@ def test_a_large_thread_pages_along_its_own_index_on_postgresql(world, backend):
     plain = select(Message.id, Message.envelope).where(Message.thread_id == bindparam("thread_id")) \
         .order_by(Message.id.desc()).limit(50)
     assert "pk_thread_message" in _plan(plain, {"thread_id": big})
+
+
+def test_the_latest_page_crosses_from_postgresql_in_binary(world, backend):  # noqa: F811
+    """A page of envelopes in the binary row format (bytes, not hex digits), the same values."""
+    if backend != "postgresql":
+        pytest.skip("psycopg's row format")
+    tid, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn"])
+    api, dev, user = world["focal_nl"]
+    sent = [envelope(tid, 1, user.id, dev, f"message {n}".encode()) for n in range(3)]
+    for raw in sent:
+        assert api.post(f"/api/v1/threads/{tid}/messages", {"envelope": b64(raw)}).status_code == 201
+    formats: list[object] = []
+
+    def seen(conn, cursor, statement, *args: object) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("SELECT thread_message.id"):
+            formats.append(cursor.format)
+
+    event.listen(db.engine, "after_cursor_execute", seen)
+    try:
+        page = world["focal_sn"][0].get(f"/api/v1/threads/{tid}/messages").get_json()["messages"]
+    finally:
+        event.remove(db.engine, "after_cursor_execute", seen)
+    from psycopg.pq import Format
+
+    assert formats == [Format.BINARY]
+    assert [m["envelope"] for m in reversed(page)] == [b64(raw) for raw in sent]
+    assert all(m["created_at"].endswith("+00:00") for m in page)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cooperation import permissions as p
 from cooperation.accounts.models import User, UserStatus
 from cooperation.audit.service import Actor, record
-from cooperation.db import utcnow
+from cooperation.db import BINARY_RESULTS, utcnow
 from cooperation.membership.models import Party, PartyStatus
 from cooperation.threads import envelope as tek
 from cooperation.threads.models import (Attachment, AttachmentPart, Device, EpochWrap, IdentityKey, KeyGeneration,
@@ -716,7 +716,8 @@ MESSAGE_COLUMNS = (Message.id, Message.msg_id, Message.epoch, Message.sender_id,
 # behind 6,300 newer messages elsewhere).
 _IN_THREAD = and_(Message.thread_id >= bindparam("thread_id"), Message.thread_id <= bindparam("thread_id"))
 _NEWEST_FIRST = (Message.thread_id.desc(), Message.id.desc())
-_LATEST = select(*MESSAGE_COLUMNS).where(_IN_THREAD).order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
+_LATEST = (select(*MESSAGE_COLUMNS).where(_IN_THREAD).order_by(*_NEWEST_FIRST).limit(bindparam("limit"))
+           .execution_options(**{BINARY_RESULTS: True}))
 # Paging must start the index walk at the page's end, not filter a walk from the thread's newest
 # message. PostgreSQL bounds the walk by the row comparison (thread_id, id) < (t, before); SQLite
 # cannot, but has no such planner trap either and walks (thread_id = t, id < before) directly.
@@ -724,7 +725,7 @@ _LATEST_BEFORE = {
     "postgresql": (select(*MESSAGE_COLUMNS)
                    .where(Message.thread_id >= bindparam("thread_id"),
                           tuple_(Message.thread_id, Message.id) < tuple_(bindparam("thread_id"), bindparam("before")))
-                   .order_by(*_NEWEST_FIRST).limit(bindparam("limit"))),
+                   .order_by(*_NEWEST_FIRST).limit(bindparam("limit")).execution_options(**{BINARY_RESULTS: True})),
     "sqlite": (select(*MESSAGE_COLUMNS)
                .where(Message.thread_id == bindparam("thread_id"), Message.id < bindparam("before"))
                .order_by(Message.id.desc()).limit(bindparam("limit"))),
