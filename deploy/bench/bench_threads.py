@@ -307,6 +307,8 @@ def main() -> None:
                         help="start a throwaway PostgreSQL with fsync and synchronous_commit on (as in production)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--attachment-mib", type=int, default=256,
+                        help="attachment size (the memory target is stated for 1024)")
     parser.add_argument("--recycled-page-cache", action="store_true",
                         help="write and delete a scratch file before each upload, so that it lands in memory "
                              "the kernel has used before (a long-running server) rather than in never-touched "
@@ -365,7 +367,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         measured = bench_latest(clients[1], [info["threads"][name] for name, _ in sizes], 100 if quick else 400)
         for (_name, label), r in zip(sizes, measured):
             rows.append((f"latest 50 of {label}", "", f"p50 {r['p50']:.2f} ms", f"p95 {r['p95']:.2f} ms"))
-        size = (32 if quick else 256) * MIB
+        size = (32 if quick else args.attachment_mib) * MIB
         for label, at_once in (("1 part at a time", 1), (f"{PARTS_AT_ONCE} parts at a time", PARTS_AT_ONCE)):
             if args.recycled_page_cache:
                 recycle_page_cache(tmp / "instance", 2 * size)

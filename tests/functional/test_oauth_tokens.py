@@ -262,3 +262,27 @@ def test_last_use_is_recorded(app, users):
     assert _me(app, tokens["access_token"]).status_code == 200
     assert db.session.scalar(select(OAuthGrant.last_used_at)) is not None
     db.session.commit()
+
+
+def test_an_approval_ends_ninety_days_after_it_was_given_however_often_refreshed(app, users):
+    """Refreshing slides the refresh token's 30 days, never past the approval's absolute end."""
+    tokens = obtain_tokens(app, users["member_nl"])
+    grant = db.session.scalars(select(OAuthGrant)).one()
+    # Approved 89 days and 23 hours ago: a refresh still works, but only up to the 90th day.
+    grant.created_at = utcnow() - timedelta(days=89, hours=23)
+    db.session.commit()
+    device = Device(app)
+    response = device.refresh(tokens["refresh_token"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    fresh = response.get_json()
+    assert 0 < fresh["expires_in"] <= 3600  # the access token ends with the approval
+    ends = grant.created_at + timedelta(days=90)
+    row = db.session.scalars(select(OAuthToken).where(OAuthToken.rotated_at.is_(None))).one()
+    assert row.refresh_expires_at == ends and row.access_expires_at <= ends
+    db.session.expire_all()
+    assert db.session.get(OAuthGrant, grant.id).expires_at == ends  # what the sessions page shows
+    # Past the 90th day nothing is refreshed any more: the client must be approved again.
+    db.session.execute(update(OAuthGrant).values(created_at=utcnow() - timedelta(days=91)))
+    db.session.execute(update(OAuthToken).values(refresh_expires_at=utcnow() + timedelta(days=5)))
+    db.session.commit()
+    assert device.refresh(fresh["refresh_token"]).get_json()["error"] == "invalid_grant"

@@ -37,6 +37,9 @@ DEVICE_CODE_LIFETIME = timedelta(minutes=10)
 POLL_INTERVAL = 5  # seconds; RFC 8628 3.5: +5 s on every slow_down
 ACCESS_TOKEN_LIFETIME = timedelta(hours=1)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+# However often it is refreshed, an approval ends this long after the user gave it (in the
+# browser, after their second factor): the client must be approved again (ASVS 10.4.8).
+GRANT_LIFETIME = timedelta(days=90)
 # RFC 8628 6.1: consonants only (no vowels, so no words; no 0/O, 1/I ambiguity); 20^8 ~ 2^34.6.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
@@ -178,16 +181,24 @@ def current_scope(user: User, scope: str) -> str:
 def store_token(session: Session, grant: OAuthGrant, token: dict[str, object]) -> OAuthToken:
     now = utcnow()
     refresh = token.get("refresh_token")
+    ends = grant_ends(grant)
     row = OAuthToken(
         grant_id=grant.id, access_token_hash=hash_secret(str(token["access_token"])),
         refresh_token_hash=hash_secret(str(refresh)) if refresh else None,
         scope=str(token.get("scope") or grant.scope), issued_at=now,
-        access_expires_at=now + timedelta(seconds=int(token.get("expires_in") or 0)),
-        refresh_expires_at=now + REFRESH_TOKEN_LIFETIME if refresh else None)
+        access_expires_at=min(now + timedelta(seconds=int(token.get("expires_in") or 0)), ends),
+        refresh_expires_at=min(now + REFRESH_TOKEN_LIFETIME, ends) if refresh else None)
+    if "expires_in" in token:  # the answer Authlib sends is this dict: say when it really ends
+        token["expires_in"] = max(0, int((row.access_expires_at - now).total_seconds()))
     session.add(row)
     grant.expires_at = row.refresh_expires_at or row.access_expires_at
     session.flush()
     return row
+
+
+def grant_ends(grant: OAuthGrant) -> datetime:
+    """The absolute end of an approval: no token issued under it outlives this."""
+    return grant.created_at + GRANT_LIFETIME
 
 
 def open_grant(session: Session, device: DeviceAuthorization, user: User, scope: str) -> OAuthGrant:
@@ -221,7 +232,7 @@ def find_token(session: Session, value: str, hint: str | None) -> OAuthToken | N
 def refresh_usable(row: OAuthToken, now: datetime | None = None) -> bool:
     now = now or utcnow()
     return (row.rotated_at is None and not row.is_revoked() and row.refresh_expires_at is not None
-            and now < row.refresh_expires_at and row.grant.user.is_active)
+            and now < row.refresh_expires_at and now < grant_ends(row.grant) and row.grant.user.is_active)
 
 
 def rotate(session: Session, old: OAuthToken) -> None:
