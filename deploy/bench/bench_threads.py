@@ -29,7 +29,6 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,7 +69,6 @@ def prepare(env: dict[str, str], clients: int, big: int) -> dict:
     from cooperation.extensions import db
     from cooperation.membership import services as membership
     from cooperation.permissions import Role
-    from cooperation.security import passwords, totp
     from cooperation.threads import services as s
     from cooperation.threads.models import Message
     from tests.factories import make_user

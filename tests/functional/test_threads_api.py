@@ -346,3 +346,24 @@ def _database_dump() -> bytes:
                 chunks.append(value if isinstance(value, bytes) else str(value).encode())
     db.session.commit()
     return b"\n".join(chunks)
+
+
+def test_notification_mails_speak_their_recipients_language(world, mailbox, app):
+    """The sender works in English; the recipient chose French: the per-event mail and the
+    daily digest (sent by a command, with no request at all) are in French."""
+    api_sn, _dev, user_sn = world["focal_sn"]
+    user_sn.locale = "fr"
+    _api, _dev2, member_nl = world["member_nl"]
+    member_nl.locale = "fr"
+    db.session.commit()
+    tid, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn", "member_nl"])
+    assert api_sn.put("/api/v1/notifications", {"mode": "event"}).status_code == 200
+    assert _post(world, "focal_nl", tid).status_code == 201
+    event_mail = mailbox.wait_for(user_sn.email)
+    assert event_mail["Subject"] == "Nouvelle activité sur la Plateforme sécurisée de coopération"
+    assert "Something new" not in mailbox.body(event_mail)
+    result = app.test_cli_runner().invoke(args=["threads", "send-digests"])
+    assert "Digests sent: 1" in result.output, result.output  # member_nl: digest is the default
+    digest = mailbox.wait_for(member_nl.email)
+    assert digest["Subject"] == "Nouvelle activité sur la Plateforme sécurisée de coopération"
+    assert "Something new" not in mailbox.body(digest)

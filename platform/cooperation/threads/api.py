@@ -28,6 +28,7 @@ from cooperation.lookups import look_up_apart, write_apart
 from cooperation.threads import approvals
 from cooperation.threads import services as s
 from cooperation.threads.models import Attachment, Device, Thread, ThreadEvent
+from cooperation.threads.notices import notify_new_activity
 from cooperation.threads.rawbody import socket_body
 from cooperation.threads.storage import PartTooLarge, StorageError, get_storage
 
@@ -663,20 +664,8 @@ def post_message(thread_id: str):  # type: ignore[no-untyped-def]
         raise s.Conflict("The thread changed while the message was stored: fetch it and try again.",
                          s.head(look_up_apart(lambda session: session.get(Thread, thread_id))))
     if stored.notify:
-        _notify(look_up_apart(lambda session: s.emails_of(session, stored.notify)))
+        notify_new_activity(look_up_apart(lambda session: s.mail_recipients(session, stored.notify)))
     return jsonify(message_json(stored.message)), 201
-
-
-def _notify(recipients: list[str]) -> None:
-    """After the commit: a mail that says only that something new is waiting."""
-    for address in recipients:
-        try:
-            send_mail(address, _("New activity on the Secure Platform on Cooperation"),
-                      _("Something new is waiting for you in one of your secure threads.\n\n"
-                        "Sign in to the platform to read it. For your protection, this mail never "
-                        "contains any content.\n"))
-        except MailError:
-            current_app.logger.warning("thread notification mail not sent")
 
 
 @bp.post("/threads/<thread_id>/read")

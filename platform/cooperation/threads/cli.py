@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
-from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from cooperation.db import utcnow
 from cooperation.extensions import db
-from cooperation.mail import MailError, send_mail
+from cooperation.mail import MailError
 from cooperation.threads import services
+from cooperation.threads.notices import send_new_activity
 
 threads_cli = click.Group("threads", help="End-to-end encrypted threads.")
 
@@ -20,13 +19,9 @@ threads_cli = click.Group("threads", help="End-to-end encrypted threads.")
 def send_digests() -> None:
     now = utcnow()
     sent = failed = 0
-    for pref, address in services.digest_recipients(db.session, now):
+    for pref, address, locale in services.digest_recipients(db.session, now):
         try:
-            with force_locale("en"):
-                send_mail(address, _("New activity on the Secure Platform on Cooperation"),
-                          _("Something new is waiting for you in your secure threads.\n\n"
-                            "Sign in to the platform to read it. For your protection, this mail never "
-                            "contains any content.\n"))
+            send_new_activity(address, locale, digest=True)
         except MailError:
             failed += 1
             continue

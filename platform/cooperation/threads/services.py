@@ -691,8 +691,10 @@ def post_message(session: Session, user: User, thread: Thread, data: bytes) -> A
     return stored.message
 
 
-def emails_of(session: Session, user_ids: tuple[int, ...]) -> list[str]:
-    return list(session.scalars(select(User.email).where(User.id.in_(user_ids)).order_by(User.id)))
+def mail_recipients(session: Session, user_ids: tuple[int, ...]) -> list[tuple[str, str]]:
+    """(address, language) of these users, for mails each in its recipient's language."""
+    return [(row.email, row.locale) for row in
+            session.execute(select(User.email, User.locale).where(User.id.in_(user_ids)).order_by(User.id))]
 
 
 def resolve_retry(session: Session, user: User, thread_id: str, data: bytes) -> Message:
@@ -790,8 +792,9 @@ def set_notification_mode(session: Session, user: User, mode: str) -> None:
         pref.mode = mode
 
 
-def digest_recipients(session: Session, now: datetime) -> list[tuple[NotificationPreference, str]]:
-    """Digest users with something unread that arrived since their last digest."""
+def digest_recipients(session: Session, now: datetime) -> list[tuple[NotificationPreference, str, str]]:
+    """Digest users with something unread that arrived since their last digest: (their
+    preference, address, language)."""
     from datetime import timedelta
 
     out = []
@@ -815,7 +818,7 @@ def digest_recipients(session: Session, now: datetime) -> list[tuple[Notificatio
         if since is not None:
             waiting = waiting.where(Message.created_at > since)
         if session.scalar(waiting.limit(1)) is not None:
-            out.append((pref, user.email))
+            out.append((pref, user.email, user.locale))
     return out
 
 
