@@ -30,7 +30,7 @@ from cooperation.db import utcnow
 from cooperation.extensions import db
 from cooperation.membership.models import RegionalGroup
 from cooperation.membership.services import GROUP_LABELS
-from cooperation.refusals import show_on_form
+from cooperation.refusals import saving
 from cooperation_agreements import documents, export, services
 from cooperation_agreements.forms import (
     FORM_LABELS,
@@ -178,13 +178,9 @@ def create():  # type: ignore[no-untyped-def]
     if request.method == "GET" and request.args.get("state", "").isdigit():
         form.state.data = request.args["state"]
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             agreement = services.create(db.session, _data(form), _user(), request_actor(), _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        else:
+        if attempt.saved:
             flash(_("The agreement was recorded."), "success")
             return redirect(url_for("agreements.show", agreement_id=agreement.id))
     return render_template("agreements/edit.html", form=form, agreement=None), \
@@ -197,13 +193,9 @@ def edit(agreement_id: int):  # type: ignore[no-untyped-def]
     agreement = _readable(agreement_id)
     form = _edit_form(agreement)
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             changed = services.update(db.session, agreement, _data(form), _user(), request_actor(), _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        else:
+        if attempt.saved:
             flash(_("The agreement was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("agreements.show", agreement_id=agreement_id))
     return render_template("agreements/edit.html", form=form, agreement=agreement), \

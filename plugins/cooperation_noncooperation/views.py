@@ -20,7 +20,7 @@ from cooperation.db import utcnow
 from cooperation.extensions import db
 from cooperation.membership.models import RegionalGroup
 from cooperation.membership.services import GROUP_LABELS
-from cooperation.refusals import show_on_form
+from cooperation.refusals import saving
 from cooperation_noncooperation import deadlines as d
 from cooperation_noncooperation import export, services
 from cooperation_noncooperation.forms import (
@@ -177,13 +177,9 @@ def _case_data(form: CaseForm) -> services.CaseData:
 def create():  # type: ignore[no-untyped-def]
     form = _case_form()
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             found = services.open_case(db.session, _case_data(form), _user(), request_actor(), _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        else:
+        if attempt.saved:
             flash(_("The case file %(ref)s was opened. It stays confidential until you release a "
                     "public summary.", ref=found.reference), "success")
             return redirect(url_for("noncooperation.case", case_id=found.id))
@@ -197,13 +193,9 @@ def edit(case_id: int):  # type: ignore[no-untyped-def]
     found = _confidential(case_id)
     form = _case_form(found)
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             changed = services.update_case(db.session, found, _case_data(form), _user(), request_actor(), _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        else:
+        if attempt.saved:
             flash(_("The case file was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("noncooperation.case", case_id=case_id))
     return render_template("noncooperation/case_form.html", form=form, case=found), \
@@ -219,14 +211,10 @@ def summary(case_id: int):  # type: ignore[no-untyped-def]
         form.summary.data = found.public_summary
         form.released.data = found.is_released
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             outcome = services.save_summary(db.session, found, form.summary.data or "", bool(form.released.data),
                                             _user(), request_actor())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        else:
+        if attempt.saved:
             messages = {"released": _("The public summary was released to all members."),
                         "withdrawn": _("The public summary was withdrawn: the case file is confidential again."),
                         "saved": _("The public summary was saved."), "": _("Nothing was changed.")}
@@ -265,13 +253,9 @@ def step(case_id: int, step_id: int):  # type: ignore[no-untyped-def]
             not_applicable=bool(form.not_applicable.data), notes=form.notes.data or "",
             response_deadline=form.response_deadline.data if is_letter else found.response_deadline,
             response_received_on=form.response_received_on.data if is_letter else found.response_received_on)
-        try:
+        with saving(form) as attempt:
             changed = services.update_step(db.session, found, item, data, _user(), request_actor(), _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        else:
+        if attempt.saved:
             flash(_("The step was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("noncooperation.case", case_id=case_id, _anchor=f"step-{item.kind.value}"))
     return render_template("noncooperation/step.html", form=form, case=found, step=item,
@@ -310,17 +294,10 @@ def record_interaction(case_id: int):  # type: ignore[no-untyped-def]
             form.conducted_by.data = ConductedBy.FOCAL_POINT.value
             form.regional_group.data = designation.regional_group.value
     if form.validate_on_submit():
-        try:
+        with saving(form, not_found=(services.NotFound,)) as attempt:
             services.record_interaction(db.session, found, _interaction_data(form), _user(), request_actor(),
                                         _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        except services.NotFound:
-            db.session.rollback()
-            abort(404)
-        else:
+        if attempt.saved:
             flash(_("The interaction was recorded."), "success")
             return redirect(url_for("noncooperation.case", case_id=case_id, _anchor="good-offices"))
     return render_template("noncooperation/interaction.html", form=form, case=found, interaction=None), \
@@ -340,17 +317,10 @@ def edit_interaction(case_id: int, interaction_id: int):  # type: ignore[no-unty
         form.conducted_by.data = interaction.conducted_by.value
         form.regional_group.data = interaction.regional_group.value if interaction.regional_group else ""
     if form.validate_on_submit():
-        try:
+        with saving(form, not_found=(services.NotFound,)) as attempt:
             changed = services.update_interaction(db.session, found, interaction, _interaction_data(form), _user(),
                                                   request_actor(), _today())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
-        except services.NotFound:
-            db.session.rollback()
-            abort(404)
-        else:
+        if attempt.saved:
             flash(_("The interaction was updated.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("noncooperation.case", case_id=case_id, _anchor="good-offices"))
     return render_template("noncooperation/interaction.html", form=form, case=found, interaction=interaction,
@@ -378,13 +348,10 @@ def _render_focal_points(form: DesignateForm, status: int = 200):  # type: ignor
 def focal_points():  # type: ignore[no-untyped-def]
     form = _designate_form()
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             services.designate(db.session, int(form.user.data), RegionalGroup(form.regional_group.data), _user(),
                                request_actor())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
+        if not attempt.saved:
             return _render_focal_points(form, 400)
         flash(_("The focal point was designated. He or she now sees the confidential case files."), "success")
         return redirect(url_for("noncooperation.focal_points"))
@@ -421,13 +388,10 @@ def _render_sessions(form: SessionForm, status: int = 200):  # type: ignore[no-u
 def sessions():  # type: ignore[no-untyped-def]
     form = SessionForm()
     if form.validate_on_submit():
-        try:
+        with saving(form) as attempt:
             services.add_session(db.session, form.label.data or "", form.opens_on.data, form.closes_on.data,
                                  form.place.data or "", request_actor())
-            db.session.commit()
-        except services.Invalid as exc:
-            db.session.rollback()
-            show_on_form(form, exc)
+        if not attempt.saved:
             return _render_sessions(form, 400)
         flash(_("The session was added."), "success")
         return redirect(url_for("noncooperation.sessions"))
