@@ -256,6 +256,14 @@ def users(app: Flask) -> dict[str, object]:
     return made
 
 
+@pytest.fixture
+def postgresql_only(backend: str) -> None:
+    """For a test about PostgreSQL itself (its planner, its wire format, its server process):
+    it runs in the PostgreSQL run of the backend parametrisation and is skipped in the SQLite one."""
+    if backend != "postgresql":
+        pytest.skip("a PostgreSQL question; the PostgreSQL run of this test answers it")
+
+
 def skip_unless_ci(reason: str) -> None:
     """Skip on a developer machine that lacks a tool; in CI the tool must be there, so fail."""
     if os.environ.get("CI"):

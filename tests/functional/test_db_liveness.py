@@ -11,12 +11,6 @@ from sqlalchemy import create_engine, text
 from tests.conftest import AuthActions
 
 
-@pytest.fixture
-def pg_only(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("a connection to cut needs a database server")
-
-
 NAME = "liveness-under-test"
 
 
@@ -36,7 +30,7 @@ def _cut_connections(database_url: str) -> int:
 
 
 @pytest.mark.parametrize("idle_ping_seconds", [0.0, 3600.0], ids=["pinged-at-checkout", "retried-on-the-cut"])
-def test_signed_in_requests_survive_the_database_cutting_connections(pg_only, make_app, settings, users,
+def test_signed_in_requests_survive_the_database_cutting_connections(postgresql_only, make_app, settings, users,
                                                                      idle_ping_seconds):  # type: ignore[no-untyped-def]
     app = make_app(database_url=f"{settings.database_url}?application_name={NAME}",
                    extra={**settings.extra, "DB_IDLE_PING_SECONDS": idle_ping_seconds})

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 
-import pytest
 from sqlalchemy import bindparam, event, insert, select, text, update
 
 from cooperation.db import utcnow
@@ -173,12 +172,10 @@ def _plan(statement, params: dict) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(row[0] for row in rows)
 
 
-def test_a_large_thread_pages_along_its_own_index_on_postgresql(world, backend):  # noqa: F811
+def test_a_large_thread_pages_along_its_own_index_on_postgresql(world, postgresql_only):  # noqa: F811
     """PostgreSQL, believing a thread holds most messages, would walk the primary key backwards
     and read through every newer message of every other thread first. The latest page and the
     pages before it must walk the (thread_id, id) index, however skewed the statistics."""
-    if backend != "postgresql":
-        pytest.skip("a PostgreSQL planner question")
     big, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn"])
     other, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn"])
     _api, device, sender = world["focal_nl"]
@@ -203,10 +200,8 @@ def test_a_large_thread_pages_along_its_own_index_on_postgresql(world, backend):
     assert "pk_thread_message" in _plan(plain, {"thread_id": big})
 
 
-def test_the_latest_page_crosses_from_postgresql_in_binary(world, backend):  # noqa: F811
+def test_the_latest_page_crosses_from_postgresql_in_binary(world, postgresql_only):  # noqa: F811
     """A page of envelopes in the binary row format (bytes, not hex digits), the same values."""
-    if backend != "postgresql":
-        pytest.skip("psycopg's row format")
     tid, _ = _create(world, "focal_nl", ["SEN"], ["focal_nl", "focal_sn"])
     api, dev, user = world["focal_nl"]
     sent = [envelope(tid, 1, user.id, dev, f"message {n}".encode()) for n in range(3)]

@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -602,18 +603,26 @@ def get_epoch(thread_id: str, epoch: int):  # type: ignore[no-untyped-def]
 
 # -- messages ---------------------------------------------------------------------------------
 
+@contextmanager
+def _membership_first(thread_id: str) -> Iterator[None]:
+    """The request's own validation in the block; if it fails, the caller's membership is
+    checked before the error is told, so an outsider gets 404 and learns nothing of the thread."""
+    try:
+        yield
+    except (BadRequest, s.Invalid):
+        look_up_apart(lambda session: _thread(thread_id, session))
+        raise
+    if not _HEX32.match(thread_id):
+        raise s.NotFound(thread_id)
+
+
 @bp.get("/threads/<thread_id>/messages")
 @p.require(p.THREADS_PARTICIPATE)
 def list_messages(thread_id: str):  # type: ignore[no-untyped-def]
     user = me()
-    try:
+    with _membership_first(thread_id):
         limit = query_int("limit", 50, 1, s.MAX_PAGE) or 50
         before = query_int("before", None, 1, 2 ** 62)
-    except BadRequest:
-        look_up_apart(lambda session: _thread(thread_id, session))  # membership first: outsiders learn nothing
-        raise
-    if not _HEX32.match(thread_id):
-        raise s.NotFound(thread_id)
     # The hottest read: one statement (membership and messages) on the lookup connection, and
     # encoded by orjson (a page of envelopes is ~70 KB of base64: the json module's encoder was
     # a tenth of the request's time).
@@ -636,13 +645,8 @@ def _posted_envelope() -> tuple[bytes, s.tek.Envelope]:
 @p.require(p.THREADS_PARTICIPATE)
 def post_message(thread_id: str):  # type: ignore[no-untyped-def]
     user = me()
-    try:
+    with _membership_first(thread_id):
         raw, env = _posted_envelope()
-    except (BadRequest, s.Invalid):
-        look_up_apart(lambda session: _thread(thread_id, session))  # membership first: outsiders learn nothing
-        raise
-    if not _HEX32.match(thread_id):
-        raise s.NotFound(thread_id)
 
     def check(session: Any) -> s.CheckedPost:
         thread, device = s.poster(session, user, thread_id, env.header.sender_device.hex())
@@ -660,9 +664,13 @@ def post_message(thread_id: str):  # type: ignore[no-untyped-def]
         thread, _member = _thread(thread_id)
         return jsonify(message_json(s.resolve_retry(db.session, user, thread.id, checked.data))), 200
     if stored is None:  # rotated, removed or revoked in between: say which, as a fresh check does
-        look_up_apart(check)
-        raise s.Conflict("The thread changed while the message was stored: fetch it and try again.",
-                         s.head(look_up_apart(lambda session: session.get(Thread, thread_id))))
+
+        def changed(session: Any) -> s.Conflict:
+            check(session)
+            return s.Conflict("The thread changed while the message was stored: fetch it and try again.",
+                              s.head(session.get(Thread, thread_id)))  # loaded by the check: no statement
+
+        raise look_up_apart(changed)
     if stored.notify:
         notify_new_activity(look_up_apart(lambda session: s.mail_recipients(session, stored.notify)))
     return jsonify(message_json(stored.message)), 201
